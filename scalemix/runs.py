@@ -1,0 +1,702 @@
+"""Run tables: the validated, long-format table of logged training runs that every law is fitted to.
+
+``read`` turns run logs into a :class:`RunTable` -- one row per (run, target[, step]) with the columns
+
+    run_id, params, tokens, [step], [seed], target, loss, w.<domain>..., extra columns
+
+from any of: the name of an embedded dataset (``scalemix.datasets.names()``); a ``.csv``, ``.parquet`` or
+``.jsonl`` file; a ``.toml`` spec file naming a metrics file and, optionally, a separate weights file;
+a polars or pandas DataFrame.
+
+What is fatal and what is set aside
+-----------------------------------
+A problem with a run's *configuration* -- its id, ``params``, ``tokens``, step, seed or mixture weights,
+or with the file's structure (missing column, duplicate rows, runs that do not join) -- raises
+:class:`~scalemix.errors.RunTableError` with one line naming file, row (or run), column, value and the fix:
+a wrong configuration silently changes what a fit means. A problem with a *measurement* -- a missing,
+non-numeric, NaN, infinite or non-positive loss, as a crashed or diverged run leaves in a log -- sets that
+row aside into ``RunTable.rejected`` with its reason and counts it in ``RunTable.notes``; pass
+``strict=True`` to make it fatal too. Mixture weights that sum to within 1e-2 of 1 (rounded shares) are
+renormalised and counted in the notes; further from 1 they are an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from scalemix.errors import RunTableError
+
+WEIGHT_PREFIX = "w."
+"""Mixture-weight columns are named ``w.<domain>``."""
+
+WEIGHT_SUM_TOLERANCE = 1e-2
+"""Weights summing to within this of 1 are renormalised (with a note); further away they are an error."""
+
+_ROUND_OFF = 1e-9  # sums this close to 1 are float round-off, left as they are and not counted
+_STANDARD = ("run_id", "params", "tokens", "step", "seed", "target", "loss")
+_ROW = "__row"  # 1-based data row in the file a row came from
+_RUN = "__run"  # run id as text, carried from the first step so every message can name the run
+_COLUMN = "__column"  # the file's column that held a row's loss
+_REJECTED_SCHEMA = {
+    "source": pl.Utf8,
+    "row": pl.Int64,
+    "run_id": pl.Utf8,
+    "column": pl.Utf8,
+    "value": pl.Utf8,
+    "reason": pl.Utf8,
+}
+_LISTED = 8  # how many names an error message lists before "..."
+
+
+def _empty_rejected() -> pl.DataFrame:
+    return pl.DataFrame(schema=_REJECTED_SCHEMA)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class RunTable:
+    """Validated run logs: one row per (run, target[, step]); build one with :func:`read`.
+
+    ``frame`` columns, in order: ``run_id`` (Utf8), ``params`` N and ``tokens`` D (Float64), optional
+    ``step`` and ``seed`` (Int64), ``target`` (Utf8, the eval set whose loss the row reports), ``loss``
+    (Float64, in ``loss_unit``), the mixture weights ``w.<domain>`` (Float64, sorted by domain, each row
+    summing to 1), then any extra columns of the source. ``rejected`` lists rows set aside (columns
+    ``source, row, run_id, column, value, reason``); ``notes`` says what was done to the data.
+    """
+
+    frame: pl.DataFrame
+    rejected: pl.DataFrame = dataclasses.field(default_factory=_empty_rejected)
+    notes: tuple[str, ...] = ()
+    source: str = "<polars frame>"
+    loss_unit: str = "nats"
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Mixture domains, from the ``w.<domain>`` column names in column order."""
+        return tuple(c.removeprefix(WEIGHT_PREFIX) for c in self.frame.columns if c.startswith(WEIGHT_PREFIX))
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """Target names in first-seen order."""
+        return tuple(self.frame["target"].unique(maintain_order=True))
+
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """Run ids in first-seen order."""
+        return tuple(self.frame["run_id"].unique(maintain_order=True))
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the frame as CSV, rows sorted by (run_id, target, step), columns in a fixed order.
+
+        The same data gives the same fingerprint whatever file format, row order or column order it came in.
+        """
+        standard = [c for c in _STANDARD if c in self.frame.columns]
+        others = sorted(c for c in self.frame.columns if c not in standard)
+        keys = [c for c in ("run_id", "target", "step") if c in self.frame.columns]
+        canonical = self.frame.select(standard + others).sort(keys)
+        return hashlib.sha256(canonical.write_csv().encode()).hexdigest()
+
+    def select(self, targets: str | Sequence[str] | None = None, where: pl.Expr | None = None) -> RunTable:
+        """The rows of the given target(s) that satisfy the polars expression ``where``."""
+        frame = self.frame
+        if targets is not None:
+            wanted = [targets] if isinstance(targets, str) else list(targets)
+            unknown = [t for t in wanted if t not in self.targets]
+            if unknown:
+                raise RunTableError(
+                    f"{self.source}: unknown target {unknown[0]!r}; known targets: {_listing(self.targets)}"
+                )
+            frame = frame.filter(pl.col("target").is_in(wanted))
+        if where is not None:
+            frame = frame.filter(where)
+        if frame.height == 0:
+            raise RunTableError(f"{self.source}: select(targets={targets!r}, where={where}) leaves no rows")
+        return dataclasses.replace(self, frame=frame)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts, names, value ranges, rejected rows by reason and notes, as a JSON-serialisable dict."""
+        frame = self.frame
+        reasons = self.rejected.group_by("reason", maintain_order=True).len()
+        return {
+            "source": self.source,
+            "rows": len(self),
+            "runs": len(self.runs),
+            "targets": list(self.targets),
+            "domains": list(self.domains),
+            "steps": frame["step"].n_unique() if "step" in frame.columns else None,
+            "loss_unit": self.loss_unit,
+            "ranges": {c: [float(frame[c].min()), float(frame[c].max())] for c in ("params", "tokens", "loss")},
+            "rejected": {"rows": self.rejected.height, "reasons": dict(reasons.iter_rows())},
+            "notes": list(self.notes),
+            "fingerprint": self.fingerprint(),
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Options: the keywords of ``read`` and the keys of a spec file's [runs] table
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """How to read one source (documented in ``read``)."""
+
+    weights: str | Path | None = None
+    join: str | None = None
+    run_id: str | None = None
+    weight_columns: str | None = None
+    loss_columns: str | None = None
+    params: float | str | None = None
+    tokens: float | str | None = None
+    target: str | None = None
+    loss_unit: str = "nats"
+    ignore_columns: tuple[str, ...] = ()
+    strict: bool = False
+
+    @property
+    def id_column(self) -> str:
+        """The column holding run ids."""
+        return self.run_id or self.join or "run_id"
+
+    @property
+    def join_column(self) -> str:
+        """The column that identifies a run in both the metrics and the weights file."""
+        return self.join or self.run_id or "run_id"
+
+
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "weights": (str, Path),
+    "join": (str,),
+    "run_id": (str,),
+    "weight_columns": (str,),
+    "loss_columns": (str,),
+    "params": (int, float, str),
+    "tokens": (int, float, str),
+    "target": (str,),
+    "loss_unit": (str,),
+    "ignore_columns": (list, tuple),
+    "strict": (bool,),
+}
+_SPEC_KEYS = {**_OPTION_TYPES, "metrics": (str,)}
+_SPEC_PATHS = ("weights", "metrics")
+
+
+def _check_option_types(options: Mapping[str, Any], origin: str, known: Mapping[str, tuple[type, ...]]) -> None:
+    """Raise unless every option is known and of an allowed type."""
+    for key, value in options.items():
+        if key not in known:
+            raise RunTableError(f"{origin}: unknown option {key!r}; known options: {', '.join(sorted(known))}")
+        if not isinstance(value, known[key]) or (key == "ignore_columns" and not all(isinstance(v, str) for v in value)):
+            wanted = " or ".join(t.__name__ for t in known[key])
+            raise RunTableError(f"{origin}: option {key!r} must be a {wanted}, got {value!r}")
+
+
+def _parse_options(options: Mapping[str, Any], origin: str) -> _Options:
+    _check_option_types(options, origin, _OPTION_TYPES)
+    if "ignore_columns" in options:
+        options = {**options, "ignore_columns": tuple(options["ignore_columns"])}
+    return _Options(**options)
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    """The [runs] table of a TOML spec file, with its file paths resolved against the spec's folder.
+
+    A spec only names files and columns; reading one never runs anything.
+    """
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise RunTableError(f"{path}: not valid TOML ({error}); see the 'Spec files' section of README.md") from error
+    runs = spec.get("runs")
+    if not isinstance(runs, dict) or "metrics" not in runs:
+        raise RunTableError(f"{path}: needs a [runs] table with at least metrics = \"<file>\"")
+    _check_option_types(runs, f"{path} [runs]", _SPEC_KEYS)
+    return {k: path.parent / v if k in _SPEC_PATHS else v for k, v in runs.items()}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry point
+
+
+def read(source: Any, **options: Any) -> RunTable:
+    """Read run logs into a validated :class:`RunTable`.
+
+    ``source`` is an embedded dataset name (``scalemix.datasets.names()``), a path to a ``.csv``,
+    ``.parquet``, ``.jsonl`` or ``.toml`` spec file, or a polars / pandas DataFrame. A long file with the
+    standard columns (``run_id, params, tokens, [step], [seed], target, loss, w.<domain>...``) needs no
+    options. Otherwise (these are also the keys of a spec file's ``[runs]`` table, where ``metrics`` names
+    the file that is otherwise ``source``):
+
+    - ``weights``: path of a separate weights file, one row per run, joined on ``join``;
+    - ``join``: the run key column (in both files when there are two); defaults to ``run_id``;
+    - ``run_id``: the column holding run ids, if not ``join`` / ``run_id``;
+    - ``weight_columns``: regex (matching the whole column name) whose one group is the domain name, e.g.
+      ``"train_the_pile_(.*)"``; default: ``w.<domain>`` columns, or every column of a weights file other
+      than the key and columns it shares with the metrics file;
+    - ``loss_columns``: regex whose one group is the target name, e.g. ``"metric/the_pile_(.*)_val_loss"``:
+      the metrics are wide (one column per target) and are turned long;
+    - ``params``, ``tokens``: a number for every run, or the name of the column holding it;
+    - ``target``: target name for a file with one ``loss`` column and no ``target`` column;
+    - ``loss_unit``: ``"nats"`` (default) or e.g. ``"bits per byte"``;
+    - ``ignore_columns``: columns to leave out (e.g. pandas index dumps), listed in the notes;
+    - ``strict``: raise on a bad loss instead of setting the row aside.
+
+    Raises :class:`~scalemix.errors.RunTableError` (one line naming file, row, column, value and the fix).
+    """
+    if isinstance(source, pl.DataFrame):
+        return _read_frame(source, "<polars frame>", _parse_options(options, "read()"))
+    if _is_pandas_frame(source):
+        frame = pl.from_pandas(source, include_index=True, nan_to_null=False)
+        return _read_frame(frame, "<pandas frame>", _parse_options(options, "read()"))
+    if not isinstance(source, (str, Path)):
+        raise RunTableError(
+            f"read() cannot take a {type(source).__name__}; pass a dataset name, a file path or a DataFrame"
+        )
+    from scalemix import datasets  # imported here: datasets is built on this module
+
+    if isinstance(source, str) and source in datasets.names():
+        if options:
+            raise RunTableError(f"dataset {source!r} takes no options (got {', '.join(options)})")
+        return datasets.load(source)
+    path = Path(source)
+    if path.suffix.lower() == ".toml":
+        spec = _read_spec(path)
+        metrics = spec.pop("metrics")
+        table = _read_path(metrics, _parse_options({**spec, **options}, str(path)))
+        return dataclasses.replace(table, source=str(path))
+    if path.suffix.lower() not in _READERS and not path.exists():
+        raise RunTableError(
+            f"{source!r} is neither a file nor a dataset; known datasets: {', '.join(datasets.names())}"
+        )
+    return _read_path(path, _parse_options(options, "read()"))
+
+
+def _is_pandas_frame(obj: Any) -> bool:
+    pandas = sys.modules.get("pandas")  # if pandas was never imported, obj cannot be a pandas frame
+    return pandas is not None and isinstance(obj, pandas.DataFrame)
+
+
+def _read_path(path: Path, options: _Options) -> RunTable:
+    return _read_frame(_read_file(path, [options.id_column, options.join_column, "target"]), str(path), options)
+
+
+def _read_csv(path: Path, text_columns: Sequence[str]) -> pl.DataFrame:
+    overrides = dict.fromkeys(text_columns, pl.Utf8)  # keep run ids such as "007" as written
+    return pl.read_csv(path, infer_schema_length=None, schema_overrides=overrides)
+
+
+_READERS: dict[str, Callable[[Path, Sequence[str]], pl.DataFrame]] = {
+    ".csv": _read_csv,
+    ".parquet": lambda path, _: pl.read_parquet(path),
+    ".jsonl": lambda path, _: pl.read_ndjson(path, infer_schema_length=None),
+    ".ndjson": lambda path, _: pl.read_ndjson(path, infer_schema_length=None),
+}
+
+
+def _read_file(path: Path, text_columns: Sequence[str]) -> pl.DataFrame:
+    """The rows of a CSV / Parquet / JSON-lines file (format from its suffix)."""
+    suffix = path.suffix.lower()
+    if suffix not in _READERS:
+        raise RunTableError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; use one of {', '.join(_READERS)} or .toml"
+        )
+    if not path.is_file():
+        raise RunTableError(f"{path}: no such file; check the path (paths in a spec are relative to the spec file)")
+    try:
+        return _READERS[suffix](path, text_columns)
+    except pl.exceptions.PolarsError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise RunTableError(f"{path}: cannot be read as {suffix[1:]}: {first_line}") from error
+
+
+# ---------------------------------------------------------------------------------------------------------
+# From raw frame(s) to a RunTable: each step is a function of a frame, in the order ``_read_frame`` runs them
+
+
+def _read_frame(metrics: pl.DataFrame, label: str, options: _Options) -> RunTable:
+    """The run table of ``metrics`` (read from ``label``), joined with ``options.weights`` if given."""
+    weights = None
+    if options.weights is not None:
+        weights_label = str(options.weights)
+        weights = _read_file(Path(options.weights), [options.join_column])
+    notes = _ignored_columns_note(options.ignore_columns, [metrics] + ([weights] if weights is not None else []))
+    metrics = _prepare(metrics, label, options.id_column, options.ignore_columns)
+    if weights is None:
+        frame, renormalised = _mixture(metrics, label, options, exclude=[options.id_column], everything=False)
+    else:
+        weights = _prepare(weights, weights_label, options.join_column, options.ignore_columns)
+        shared = [c for c in weights.columns if c in metrics.columns]
+        weights, renormalised = _mixture(weights, weights_label, options, exclude=shared, everything=True)
+        frame = _join_weights(metrics, label, weights, weights_label, options.join_column)
+    frame = _long_losses(frame, label, options)
+    frame = _standard_columns(frame, label, options)
+    _check_unique_rows(frame, label)
+    kept, rejected = _split_bad_losses(frame, label, options.strict)
+    notes = [n for n in (renormalised, notes, _rejected_note(rejected, frame.height)) if n]
+    return RunTable(frame=kept, rejected=rejected, notes=tuple(notes), source=label, loss_unit=options.loss_unit)
+
+
+def _ignored_columns_note(ignored: Sequence[str], frames: Sequence[pl.DataFrame]) -> str:
+    """The note listing ignored columns; an ignored column that no file has is an error (a typo)."""
+    if not ignored:
+        return ""
+    present = {c for frame in frames for c in frame.columns}
+    missing = [c for c in ignored if c not in present]
+    if missing:
+        raise RunTableError(
+            f"ignore_columns names {missing[0]!r}, which no file has; columns are: {_listing(sorted(present))}"
+        )
+    return f"ignored columns {', '.join(map(repr, ignored))} (ignore_columns)"
+
+
+def _prepare(frame: pl.DataFrame, label: str, key: str, ignored: Sequence[str]) -> pl.DataFrame:
+    """``frame`` less ignored columns, with its 1-based row number and its run key as text; empty is fatal."""
+    if frame.height == 0:
+        raise RunTableError(f"{label}: no data rows; a run table needs at least one run")
+    if key not in frame.columns:
+        raise RunTableError(
+            f"{label}: missing required run key column {key!r}; columns are: {_listing(frame.columns)}; "
+            "rename the column holding run ids to 'run_id' or pass run_id= / join="
+        )
+    frame = frame.drop([c for c in ignored if c in frame.columns])
+    frame = frame.with_row_index(_ROW, offset=1).with_columns(
+        pl.col(_ROW).cast(pl.Int64), pl.col(key).cast(pl.Utf8).alias(_RUN)
+    )
+    _require(frame, label, {key: pl.col(_RUN).is_null()}, "run id is missing", "give every row a run id")
+    return frame
+
+
+def _mixture(
+    frame: pl.DataFrame, label: str, options: _Options, exclude: Sequence[str], everything: bool
+) -> tuple[pl.DataFrame, str]:
+    """``frame`` with its weight columns validated, renamed ``w.<domain>`` and renormalised; and the note.
+
+    Weight columns are those matching ``options.weight_columns``; without it, the ``w.*`` columns, or when
+    ``everything`` (a separate weights file) every column not in ``exclude``.
+    """
+    candidates = [c for c in frame.columns if c not in (*exclude, _ROW, _RUN, options.join_column)]
+    if options.weight_columns is not None:
+        domains = _regex_names(candidates, options.weight_columns, "weight_columns", "domain", label)
+    elif everything:
+        domains = {c: c for c in candidates}
+    else:
+        domains = {c: c.removeprefix(WEIGHT_PREFIX) for c in candidates if c.startswith(WEIGHT_PREFIX)}
+    if not domains:
+        return frame, ""
+    frame = _as_numbers(frame, label, list(domains), "write 0 for a domain the run did not train on")
+    _require(frame, label, {c: pl.col(c) < 0 for c in domains}, "is a negative weight", "weights are shares >= 0")
+    total = pl.sum_horizontal(list(domains))
+    off = (total - 1).abs()
+    far = _first_violation(frame, {"sum": off > WEIGHT_SUM_TOLERANCE})
+    if far is not None:
+        index = far[1]
+        raise RunTableError(
+            f"{_where(frame, label, index)}, columns {_listing(list(domains))}: weights sum to "
+            f"{frame.select(total)[index, 0]:g}, more than {WEIGHT_SUM_TOLERANCE:g} away from 1; "
+            "make each row's weights the shares of its training mixture, summing to 1"
+        )
+    rescale = off > _ROUND_OFF
+    count, low, high = frame.select(
+        rescale.sum().alias("count"), total.filter(rescale).min().alias("low"), total.filter(rescale).max().alias("high")
+    ).row(0)
+    frame = frame.with_columns(pl.when(rescale).then(pl.col(c) / total).otherwise(pl.col(c)) for c in domains)
+    frame = frame.rename({c: WEIGHT_PREFIX + d for c, d in domains.items()})
+    if not count:
+        return frame, ""
+    return frame, (
+        f"renormalised the weights of {count} rows of {Path(label).name} whose sums were "
+        f"{low:g} to {high:g} (within {WEIGHT_SUM_TOLERANCE:g} of 1)"
+    )
+
+
+def _join_weights(metrics: pl.DataFrame, label: str, weights: pl.DataFrame, weights_label: str, key: str) -> pl.DataFrame:
+    """``metrics`` with each run's weights (and other weights-file columns) from ``weights``, joined on ``key``.
+
+    Every run must be in both files; columns the files share must agree.
+    """
+    if key not in metrics.columns:
+        raise RunTableError(f"{label}: missing join column {key!r}; columns are: {_listing(metrics.columns)}")
+    repeat = _first_repeat(weights, [_RUN])
+    if repeat is not None:
+        rows = " and ".join(str(weights[_ROW][i]) for i in repeat)
+        raise RunTableError(
+            f"{weights_label} rows {rows} both give weights for run {weights[_RUN][repeat[0]]!r} "
+            f"(column {key!r}); keep one row per run"
+        )
+    metrics = metrics.with_columns(pl.col(key).cast(pl.Utf8).alias("__key"))
+    metric_runs = metrics["__key"].unique(maintain_order=True)
+    only_metrics = metric_runs.filter(~metric_runs.is_in(weights[_RUN].implode()))
+    only_weights = weights[_RUN].filter(~weights[_RUN].is_in(metric_runs.implode()))
+    if len(only_metrics) or len(only_weights):
+        raise RunTableError(
+            f"cannot join {label} and {weights_label} on {key!r}: {len(only_metrics)} runs of "
+            f"{Path(label).name} have no weights ({_listing(only_metrics, 3)}) and {len(only_weights)} runs of "
+            f"{Path(weights_label).name} have no metrics ({_listing(only_weights, 3)}); make both files list "
+            "the same runs (check the key column, e.g. 0- vs 1-based numbering)"
+        )
+    shared = [c for c in weights.columns if c in metrics.columns and c not in (_ROW, _RUN, key)]
+    suffix = "__weights"
+    joined = metrics.join(
+        weights.drop(_ROW, key).rename({_RUN: "__key"}), on="__key", how="left", suffix=suffix, maintain_order="left"
+    )
+    differ = _first_violation(joined, {c: ~pl.col(c).eq_missing(pl.col(c + suffix)) for c in shared})
+    if differ is not None:
+        column, index = differ
+        raise RunTableError(
+            f"{_where(joined, label, index)}, column {column!r}: value {joined[column][index]!r} differs from "
+            f"{joined[column + suffix][index]!r} in {weights_label}; the two files must agree on columns they share"
+        )
+    return joined.drop("__key", *(c + suffix for c in shared))
+
+
+def _long_losses(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataFrame:
+    """``frame`` with one row per (run row, target): columns ``target``, ``loss`` (as read) and ``__column``."""
+    if options.loss_columns is None:
+        return _single_loss(frame, label, options)
+    reserved = {_ROW, _RUN, options.id_column, options.join_column}
+    candidates = [c for c in frame.columns if c not in reserved and not c.startswith(WEIGHT_PREFIX)]
+    targets = _regex_names(candidates, options.loss_columns, "loss_columns", "target", label)
+    clash = [c for c in ("target", "loss") if c in frame.columns and c not in targets]
+    if clash or options.target is not None:
+        raise RunTableError(
+            f"{label}: loss_columns names the targets, so the file cannot also have a {clash[0] if clash else 'target'!r} "
+            "column or a target= option; drop one of the two"
+        )
+    position = {c: i for i, c in enumerate(targets)}
+    long = frame.unpivot(
+        on=list(targets),
+        index=[c for c in frame.columns if c not in targets],
+        variable_name=_COLUMN,
+        value_name="loss",
+    )
+    long = long.sort(_ROW, pl.col(_COLUMN).replace_strict(position), maintain_order=True)
+    return long.with_columns(pl.col(_COLUMN).replace_strict(targets).alias("target"))
+
+
+def _single_loss(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataFrame:
+    """``frame`` (one loss per row in a ``loss`` column) with its ``target`` column and ``__column``."""
+    if "loss" not in frame.columns:
+        raise RunTableError(
+            f"{label}: missing required column 'loss'; columns are: {_listing(frame.columns)}; name the loss "
+            "column 'loss', or pass loss_columns='<regex>' when each target has its own column"
+        )
+    if "target" in frame.columns and options.target is not None:
+        raise RunTableError(f"{label}: has a 'target' column and target={options.target!r} was given; drop one")
+    if "target" in frame.columns:
+        target = pl.col("target").cast(pl.Utf8)
+    elif options.target is not None:
+        target = pl.lit(options.target)
+    else:
+        raise RunTableError(
+            f"{label}: missing required column 'target'; add one naming each row's eval set, or pass "
+            "target='<name>' when every row reports the same eval set"
+        )
+    frame = frame.with_columns(target.alias("target"), pl.lit("loss").alias(_COLUMN))
+    _require(frame, label, {"target": pl.col("target").is_null()}, "is empty", "name the eval set of every row")
+    return frame
+
+
+def _standard_columns(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataFrame:
+    """The table's columns in their standard order and types (loss still as read), plus row bookkeeping."""
+    sources = []
+    for name in ("params", "tokens"):
+        given = getattr(options, name)
+        if isinstance(given, (int, float)):
+            if name in frame.columns:
+                raise RunTableError(f"{label}: {name}={given!r} was given but the file has a {name!r} column; drop one")
+            frame = frame.with_columns(pl.lit(float(given)).alias(name))
+            continue
+        column = given or name
+        if column not in frame.columns:
+            raise RunTableError(
+                f"{label}: missing required column {column!r} ({name}); columns are: {_listing(frame.columns)}; "
+                f"add it, or pass {name}=<number> (the same for every run) or {name}='<column>'"
+            )
+        sources.append(column)
+        frame = frame.with_columns(pl.col(column).alias(name))
+    frame = _as_numbers(frame, label, ["params", "tokens"], "write the count as a number, e.g. 1.5e9")
+    _require(
+        frame, label, {c: pl.col(c) <= 0 for c in ("params", "tokens")}, "is not positive", "counts must be > 0"
+    )
+    integers = [c for c in ("step", "seed") if c in frame.columns]
+    frame = _as_numbers(frame, label, integers, "write a whole number")
+    _require(frame, label, {c: pl.col(c) != pl.col(c).round() for c in integers}, "is not whole", "write a whole number")
+    weights = sorted(c for c in frame.columns if c.startswith(WEIGHT_PREFIX))
+    consumed = {_ROW, _RUN, _COLUMN, options.id_column, *sources, *_STANDARD, *weights}
+    extras = [c for c in frame.columns if c not in consumed]
+    return frame.select(
+        _ROW,
+        _COLUMN,
+        pl.col(_RUN).alias("run_id"),
+        "params",
+        "tokens",
+        *(pl.col(c).cast(pl.Int64) for c in integers),
+        "target",
+        "loss",
+        *weights,
+        *extras,
+    )
+
+
+def _check_unique_rows(frame: pl.DataFrame, label: str) -> None:
+    """Raise if two rows report the same (run, target, step)."""
+    keys = [c for c in ("run_id", "target", "step") if c in frame.columns]
+    repeat = _first_repeat(frame, keys)
+    if repeat is None:
+        return
+    first = frame.row(repeat[0], named=True)
+    at_step = f" at step {first['step']}" if "step" in keys else ""
+    raise RunTableError(
+        f"{label} rows {frame[_ROW][repeat[0]]} and {frame[_ROW][repeat[1]]} both report run {first['run_id']!r}, "
+        f"target {first['target']!r}{at_step} (columns {', '.join(keys)}); keep one row per run, target and step, "
+        "or give repeated runs their own run_id"
+    )
+
+
+_LOSS_PROBLEMS: tuple[tuple[Callable[[pl.Expr, pl.Expr], pl.Expr], str], ...] = (
+    (lambda raw, value: raw.is_null(), "loss is missing"),
+    (lambda raw, value: value.is_null(), "loss is not a number"),
+    (lambda raw, value: value.is_nan(), "loss is NaN"),
+    (lambda raw, value: value.is_infinite(), "loss is infinite"),
+    (lambda raw, value: value <= 0, "loss is not positive"),
+)
+
+
+def _split_bad_losses(frame: pl.DataFrame, label: str, strict: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows with a usable loss, now Float64; the others as ``rejected`` rows with their reason)."""
+    raw = pl.col("loss")
+    value = raw.cast(pl.Float64, strict=False)
+    reason = pl.when(_LOSS_PROBLEMS[0][0](raw, value)).then(pl.lit(_LOSS_PROBLEMS[0][1]))
+    for problem, text in _LOSS_PROBLEMS[1:]:
+        reason = reason.when(problem(raw, value)).then(pl.lit(text))
+    frame = frame.with_columns(reason.alias("__reason"))
+    bad = frame.filter(pl.col("__reason").is_not_null())
+    rejected = bad.select(
+        source=pl.lit(label),
+        row=pl.col(_ROW),
+        run_id=pl.col("run_id"),
+        column=pl.col(_COLUMN),
+        value=raw.cast(pl.Utf8),
+        reason=pl.col("__reason"),
+    )
+    if bad.height and strict:
+        first = rejected.row(0, named=True)
+        raise RunTableError(
+            f"{label} row {first['row']} (run {first['run_id']!r}), column {first['column']!r}: value "
+            f"{first['value']!r}: {first['reason']} ({bad.height} such rows); fix or remove these rows, "
+            "or read without strict=True to set them aside"
+        )
+    kept = frame.filter(pl.col("__reason").is_null()).with_columns(value.alias("loss")).drop(_ROW, _COLUMN, "__reason")
+    if kept.height == 0:
+        raise RunTableError(
+            f"{label}: every row has an unusable loss (first, row {rejected['row'][0]}: {rejected['reason'][0]}); "
+            "check that the loss columns are the right ones"
+        )
+    return kept, rejected
+
+
+def _rejected_note(rejected: pl.DataFrame, total: int) -> str:
+    if rejected.height == 0:
+        return ""
+    reasons = ", ".join(f"{n} {r}" for r, n in rejected.group_by("reason", maintain_order=True).len().iter_rows())
+    return (
+        f"set aside {rejected.height} of {total} rows with an unusable loss ({reasons}); they are listed in "
+        ".rejected (read with strict=True to make this an error)"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _regex_names(columns: Sequence[str], pattern: str, option: str, what: str, label: str) -> dict[str, str]:
+    """Column name -> the ``what`` name captured by the regex's one group, for columns the regex fully matches."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise RunTableError(f"{option}={pattern!r} is not a valid regular expression ({error})") from error
+    if regex.groups != 1:
+        raise RunTableError(
+            f"{option}={pattern!r} needs exactly one (group) capturing the {what} name; it has {regex.groups}"
+        )
+    names = {c: m.group(1) for c in columns if (m := regex.fullmatch(c))}
+    if not names:
+        raise RunTableError(
+            f"{label}: {option}={pattern!r} matches no column (it must match whole names); "
+            f"columns are: {_listing(columns)}"
+        )
+    seen: dict[str, str] = {}
+    for column, name in names.items():
+        if not name or name in seen:
+            raise RunTableError(
+                f"{label}: {option}={pattern!r} gives column {column!r} the {what} name {name!r}"
+                f"{f', as it does {seen[name]!r}' if name in seen else ''}; make the group capture distinct, "
+                "non-empty names"
+            )
+        seen[name] = column
+    return names
+
+
+def _as_numbers(frame: pl.DataFrame, label: str, columns: Sequence[str], fix: str) -> pl.DataFrame:
+    """``frame`` with ``columns`` as Float64; an empty, non-numeric or non-finite value is fatal."""
+    number = {c: pl.col(c).cast(pl.Float64, strict=False) for c in columns}
+    _require(frame, label, {c: pl.col(c).is_null() for c in columns}, "is empty", fix)
+    _require(frame, label, {c: number[c].is_null() for c in columns}, "is not a number", fix)
+    _require(frame, label, {c: ~number[c].is_finite() for c in columns}, "is not a finite number", fix)
+    return frame.with_columns(number.values())
+
+
+def _first_violation(frame: pl.DataFrame, checks: Mapping[str, pl.Expr]) -> tuple[str, int] | None:
+    """(name, row index) of the earliest row where one of the boolean ``checks`` holds, or None."""
+    if not checks:
+        return None
+    firsts = frame.select(check.arg_true().first().alias(name) for name, check in checks.items()).row(0, named=True)
+    hits = [(index, name) for name, index in firsts.items() if index is not None]
+    if not hits:
+        return None
+    index, name = min(hits)
+    return name, index
+
+
+def _require(frame: pl.DataFrame, label: str, checks: Mapping[str, pl.Expr], problem: str, fix: str) -> None:
+    """Raise at the earliest row where a check (keyed by the column it reads) holds, naming row, column, value."""
+    found = _first_violation(frame, checks)
+    if found is None:
+        return
+    column, index = found
+    value = frame[column][index]
+    shown = "the cell" if value is None else f"value {value!r}"
+    raise RunTableError(f"{_where(frame, label, index)}, column {column!r}: {shown} {problem}; {fix}")
+
+
+def _first_repeat(frame: pl.DataFrame, keys: Sequence[str]) -> tuple[int, int] | None:
+    """Row indices of the first two rows sharing the same ``keys`` values, or None if all are distinct."""
+    groups = (
+        frame.with_row_index("__index")
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("__index").head(2))
+        .filter(pl.col("__index").list.len() > 1)
+    )
+    return None if groups.height == 0 else tuple(groups["__index"][0])
+
+
+def _where(frame: pl.DataFrame, label: str, index: int) -> str:
+    """'<file> row <n> (run <id>)' for the row at ``index``."""
+    return f"{label} row {frame[_ROW][index]} (run {frame[_RUN][index]!r})"
+
+
+def _listing(names: Sequence[str] | pl.Series, limit: int = _LISTED) -> str:
+    """Quoted names, the first ``limit`` of them, and how many there are in all."""
+    names = list(names)
+    shown = ", ".join(map(repr, names[:limit]))
+    return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"
