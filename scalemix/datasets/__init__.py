@@ -1,0 +1,201 @@
+"""Embedded real run logs from published scaling-law and data-mixture studies, with licence and provenance.
+
+    >>> from scalemix import datasets
+    >>> datasets.names()
+    ['chinchilla', 'chinchilla-all', 'olmix-dclm', 'regmix-1m-test', 'regmix-1m-train', 'regmix-60m-test']
+    >>> len(datasets.load("chinchilla"))
+    240
+
+Each folder under ``data/`` holds the source files copied unchanged, their LICENSE and a PROVENANCE.md
+(source repository @ commit, what a row is, units, rows dropped). The RegMix and Olmix datasets are read
+through the TOML spec files shipped beside their CSVs, the same machinery users read their own logs with;
+``scalemix.runs.read(name)`` accepts these names too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from scalemix import runs
+from scalemix.errors import RunTableError
+
+_DATA = Path(__file__).parent / "data"
+
+CHINCHILLA_OUTLIERS = 5
+"""Epoch AI (Besiroglu et al. 2024) fits the 240 Chinchilla points left after dropping the 5 highest losses."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Dataset:
+    """What users are told about one embedded dataset, and how to load it."""
+
+    folder: str  # under data/, with the files, LICENSE and PROVENANCE.md
+    description: str
+    source: str
+    licence: str
+    row: str
+    units: str
+    load: Callable[[], runs.RunTable]
+
+
+def _chinchilla(drop_outliers: bool) -> runs.RunTable:
+    """Epoch's digitisation of Hoffmann et al. 2022 Fig. 4: N = Model Size, D = Training FLOP / (6 N)."""
+    path = _DATA / "chinchilla" / "svg_extracted_data.csv"
+    frame = pl.read_csv(path).select(
+        run_id=pl.format("chinchilla-{}", pl.int_range(pl.len()).cast(pl.Utf8).str.zfill(3)),
+        params=pl.col("Model Size"),
+        tokens=pl.col("Training FLOP") / (6 * pl.col("Model Size")),
+        loss=pl.col("loss"),
+        flops=pl.col("Training FLOP"),
+    )
+    table = runs.read(frame, target="massivetext")
+    if not drop_outliers:
+        return table
+    outliers = frame.with_row_index("row", offset=1).top_k(CHINCHILLA_OUTLIERS, by="loss")
+    reason = f"Epoch AI outlier (one of the {CHINCHILLA_OUTLIERS} highest losses)"
+    rejected = outliers.sort("row").select(
+        source=pl.lit(path.name),
+        row=pl.col("row").cast(pl.Int64),
+        run_id=pl.col("run_id"),
+        column=pl.lit("loss"),
+        value=pl.col("loss").cast(pl.Utf8),
+        reason=pl.lit(reason),
+    )
+    note = (
+        f"set aside the {CHINCHILLA_OUTLIERS} highest-loss rows (loss {outliers['loss'].min():.3f} to "
+        f"{outliers['loss'].max():.3f}), the outliers Epoch AI leaves out of its fit (Besiroglu et al. 2024); "
+        "'chinchilla-all' keeps them"
+    )
+    kept = table.select(where=~pl.col("run_id").is_in(outliers["run_id"].implode()))
+    return dataclasses.replace(kept, rejected=pl.concat([table.rejected, rejected]), notes=(*table.notes, note))
+
+
+def _spec(folder: str, name: str) -> Callable[[], runs.RunTable]:
+    """A loader reading the spec file ``data/<folder>/<name>.toml``."""
+    return lambda: runs.read(_DATA / folder / f"{name}.toml")
+
+
+_CHINCHILLA_SOURCE = (
+    "Besiroglu et al. 2024 (Epoch AI), digitisation of Hoffmann et al. 2022 Fig. 4: "
+    "epoch-research/analyzing-chinchilla @ 9225883, byte-identical to IBM/ColPret raw_data/chinchila_extracted.csv"
+)
+_CHINCHILLA_UNITS = (
+    "params: N, parameters including embeddings; tokens: D = C / (6 N) from the training FLOPs C (extra column "
+    "'flops'); loss: nats, MassiveText final loss read off a colour bar (99 distinct values)"
+)
+_REGMIX_SOURCE = "Liu et al. 2024, RegMix: sail-sg/regmix data/ (see PROVENANCE.md for commits)"
+_REGMIX_ROW = "one (run, Pile validation domain) pair: run = one proxy model trained on one mixture"
+_REGMIX_UNITS = (
+    "params: nominal model size as RegMix names it; tokens: 1e9; loss: validation cross-entropy in nats; "
+    "w.<domain>: share of each of 17 Pile domains, rounded to 3 decimals by RegMix (renormalised here)"
+)
+
+_DATASETS: dict[str, _Dataset] = {
+    "chinchilla": _Dataset(
+        folder="chinchilla",
+        description="Chinchilla (Hoffmann et al. 2022) final losses as Epoch AI digitised them: the 240 points "
+        "Epoch fits (5 highest-loss outliers set aside)",
+        source=_CHINCHILLA_SOURCE,
+        licence="MIT (IBM/ColPret copy)",
+        row="one final training run (one model size and token budget), target 'massivetext'",
+        units=_CHINCHILLA_UNITS,
+        load=lambda: _chinchilla(drop_outliers=True),
+    ),
+    "chinchilla-all": _Dataset(
+        folder="chinchilla",
+        description="Chinchilla (Hoffmann et al. 2022) final losses as Epoch AI digitised them: all 245 points",
+        source=_CHINCHILLA_SOURCE,
+        licence="MIT (IBM/ColPret copy)",
+        row="one final training run (one model size and token budget), target 'massivetext'",
+        units=_CHINCHILLA_UNITS,
+        load=lambda: _chinchilla(drop_outliers=False),
+    ),
+    "regmix-1m-train": _Dataset(
+        folder="regmix",
+        description="RegMix (Liu et al. 2024): 512 runs of 1M-param models, 1B tokens, 17 Pile domain weights, "
+        "13 validation losses",
+        source=_REGMIX_SOURCE,
+        licence="MIT",
+        row=_REGMIX_ROW,
+        units=_REGMIX_UNITS,
+        load=_spec("regmix", "regmix-1m-train"),
+    ),
+    "regmix-1m-test": _Dataset(
+        folder="regmix",
+        description="RegMix (Liu et al. 2024): 256 unseen mixtures trained at 1M params, 1B tokens, 13 validation "
+        "losses",
+        source=_REGMIX_SOURCE,
+        licence="MIT",
+        row=_REGMIX_ROW,
+        units=_REGMIX_UNITS,
+        load=_spec("regmix", "regmix-1m-test"),
+    ),
+    "regmix-60m-test": _Dataset(
+        folder="regmix",
+        description="RegMix (Liu et al. 2024): the same 256 unseen mixtures trained at 60M params, 1B tokens, "
+        "13 validation losses",
+        source=_REGMIX_SOURCE,
+        licence="MIT",
+        row=_REGMIX_ROW,
+        units=_REGMIX_UNITS,
+        load=_spec("regmix", "regmix-60m-test"),
+    ),
+    "olmix-dclm": _Dataset(
+        folder="olmix",
+        description="Olmix (Chen et al. 2026): 127 runs of 30M-param proxies over 24 DCLM topic domains (sparse "
+        "mixtures), 110 task losses in bits per byte",
+        source="Chen et al. 2026, Olmix: allenai/olmix dclm_ratios.csv @ dec5cb9, dclm_metrics.csv @ dd2900f",
+        licence="Apache-2.0",
+        row="one (run, evaluation task) pair: run = one 30M-param proxy trained on one mixture",
+        units="params: 3e7, the nominal size of the olmo2_30m proxy; tokens: 3e9 ('5xC' = 5 x 20 tokens per "
+        "parameter); loss: BITS PER BYTE on each task (lower is better), not nats",
+        load=_spec("olmix", "olmix-dclm"),
+    ),
+}
+
+
+def names() -> list[str]:
+    """Names of the embedded datasets, sorted."""
+    return sorted(_DATASETS)
+
+
+def _dataset(name: str) -> _Dataset:
+    if name not in _DATASETS:
+        raise RunTableError(f"unknown dataset {name!r}; known datasets: {', '.join(names())}")
+    return _DATASETS[name]
+
+
+def describe(name: str) -> str:
+    """One line saying what the dataset is."""
+    return _dataset(name).description
+
+
+def load(name: str) -> runs.RunTable:
+    """The dataset as a validated :class:`~scalemix.runs.RunTable` (``source`` is its name)."""
+    return dataclasses.replace(_dataset(name).load(), source=name)
+
+
+def info(name: str) -> dict[str, Any]:
+    """Source, licence, what a row is, units, and the row / run / target / domain counts (JSON-serialisable)."""
+    dataset = _dataset(name)
+    table = load(name)
+    return {
+        "name": name,
+        "description": dataset.description,
+        "source": dataset.source,
+        "licence": dataset.licence,
+        "row": dataset.row,
+        "units": dataset.units,
+        "loss_unit": table.loss_unit,
+        "rows": len(table),
+        "runs": len(table.runs),
+        "targets": len(table.targets),
+        "domains": len(table.domains),
+        "notes": list(table.notes),
+        "files": sorted(str(p.relative_to(_DATA)) for p in (_DATA / dataset.folder).iterdir()),
+    }
