@@ -1,0 +1,286 @@
+"""Sweeps: a TOML config (or a built-in preset) -> planned runs -> executed jobs -> a run table.
+
+A config names a corpus, model and training defaults, and one or more ``[[cohort]]`` tables, each a
+task (mode + domains), model sizes, seeds and a mixture design::
+
+    name = "example"
+    [corpus]                # source = catalogs | synthetic | dir | tsv  (see tasks.open_corpus)
+    source = "catalogs"
+    fallback = "synthetic"  # used, with a message, when the catalogs are not installed
+    [model]                 # n_layers, seq_len, d_head
+    n_layers = 2
+    [train]                 # any TrainConfig field: steps, batch_size, lr_scale, schedule, ...
+    steps = 4096
+    [[cohort]]
+    name = "en-x"
+    mode = "translation"
+    domains = ["en-de", "en-fr"]
+    d_model = [32, 64]
+    seeds = [0]
+    mixture = { design = "grid", p = [0.0, 0.5, 1.0] }
+
+Each run is keyed by a content hash of (model config, data fingerprint, mixture, seed, training
+config); a sweep writing to an existing table skips the runs it already holds, so a killed sweep
+resumes. Rows follow the run-table format: one per (run, target) with ``w.<domain>`` weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import time
+import tomllib
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from scalemix.errors import ScalemixError
+from scalemix.proxy import corpus as corpus_mod
+from scalemix.proxy import mixtures
+from scalemix.proxy.model import GPTConfig, count_params, flops_per_token
+from scalemix.proxy.tasks import TaskSpec, load_or_build
+from scalemix.proxy.train import TrainConfig
+
+_TOP_KEYS = {"name", "description", "corpus", "model", "train", "cohort", "group_size"}
+_COHORT_KEYS = {"name", "mode", "domains", "d_model", "n_layers", "seeds", "mixture", "steps", "heldout_frac", "disjoint_sources"}
+_MODEL_KEYS = {"n_layers", "seq_len", "d_head"}
+_TRAIN_KEYS = set(TrainConfig.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: what it trains on and how, plus its content hash ``run_id``."""
+
+    run_id: str
+    cohort: str
+    task: TaskSpec
+    model: GPTConfig
+    train: TrainConfig
+    weights: tuple[float, ...]
+    seed: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """Runs that train together as one vmapped program (same task, model and training config)."""
+
+    corpus: dict
+    runs: tuple[Run, ...]
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in resources.files("scalemix.proxy.presets").iterdir() if p.name.endswith(".toml"))
+
+
+def load_config(path=None, preset: str | None = None) -> dict:
+    """Read and validate a sweep config from a TOML file or a built-in preset (by name)."""
+    if preset is not None:
+        if preset not in preset_names():
+            raise ScalemixError(f"--preset {preset!r} is not known; choose one of {preset_names()}")
+        text, where = (resources.files("scalemix.proxy.presets") / f"{preset}.toml").read_text(), f"preset {preset}"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise ScalemixError(f"sweep config {str(path)!r} does not exist; give a TOML file or --preset NAME")
+        text, where = path.read_text(), str(path)
+    try:
+        config = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScalemixError(f"{where}: not valid TOML ({e})") from None
+    _validate(config, where)
+    config["_where"] = where
+    return config
+
+
+def _check_keys(table: dict, allowed: set, where: str):
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ScalemixError(f"{where}: unknown key {unknown[0]!r} (value {table[unknown[0]]!r}); allowed keys are {sorted(allowed)}")
+
+
+def _validate(config: dict, where: str):
+    _check_keys(config, _TOP_KEYS, where)
+    _check_keys(config.get("model", {}), _MODEL_KEYS, f"{where} [model]")
+    _check_keys(config.get("train", {}), _TRAIN_KEYS, f"{where} [train]")
+    cohorts = config.get("cohort", [])
+    if not cohorts:
+        raise ScalemixError(f"{where}: no [[cohort]] tables; add one with mode, domains, d_model, seeds and mixture")
+    for i, c in enumerate(cohorts):
+        at = f"{where} cohort {c.get('name', i)!r}"
+        _check_keys(c, _COHORT_KEYS, at)
+        for key in ("domains", "d_model", "mixture"):
+            if key not in c:
+                raise ScalemixError(f"{at}: missing key {key!r}")
+
+
+def _resolve_corpus(config: dict, langs: list[str], say) -> dict:
+    spec = dict(config.get("corpus", {"source": "synthetic"}))
+    fallback = spec.pop("fallback", None)
+    if spec.get("source") == "catalogs":
+        needed = sorted(set(langs) - {"en"})
+        if not corpus_mod.catalogs_available(needed, spec.get("root", corpus_mod.CATALOG_ROOT)):
+            if fallback != "synthetic":
+                raise ScalemixError(
+                    f"{config['_where']}: no gettext catalogs installed for {needed}; install them or set corpus.fallback = 'synthetic'"
+                )
+            say(f"no gettext catalogs installed for {needed}: using the synthetic corpus instead")
+            return {"source": "synthetic", "langs": sorted(set(langs))}
+        spec["langs"] = needed
+    return spec
+
+
+def run_id(task_fingerprint: str, model: GPTConfig, train: TrainConfig, weights, seed: int) -> str:
+    """Content hash of everything that determines a run's numbers."""
+    payload = {
+        "data": task_fingerprint,
+        "model": asdict(model),
+        "train": asdict(train),
+        "weights": [round(float(w), 9) for w in weights],
+        "seed": int(seed),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def plan(config: dict, say=print) -> list[Job]:
+    """All jobs of a sweep (task arrays are built or loaded from the cache to fingerprint the data).
+
+    Within a cohort, larger models come first (better packing over parallel workers); cohorts keep
+    their order, so the first cohorts of a long sweep finish first.
+    """
+    model_defaults = {"n_layers": 2, "seq_len": 128, "d_head": 16} | config.get("model", {})
+    group = int(config.get("group_size", 1))
+    jobs = []
+    for c in config["cohort"]:
+        task = TaskSpec(
+            c.get("mode", "translation"), tuple(c["domains"]), model_defaults["seq_len"],
+            c.get("heldout_frac", 0.05), c.get("disjoint_sources", True),
+        )
+        corpus_spec = _resolve_corpus(config, task.langs, say)
+        data = load_or_build(task, corpus_spec)
+        train = TrainConfig(**(config.get("train", {}) | ({"steps": c["steps"]} if "steps" in c else {})))
+        weights = mixtures.design(task.domains, c["mixture"])
+        for d in sorted(c["d_model"], reverse=True):
+            model = GPTConfig(data.vocab.size, int(d), int(c.get("n_layers", model_defaults["n_layers"])),
+                              model_defaults["seq_len"], model_defaults["d_head"])
+            runs = [
+                Run(run_id(data.fingerprint, model, train, w, s), c.get("name", "cohort"), task, model, train,
+                    tuple(float(x) for x in w), int(s))
+                for s in c.get("seeds", [0]) for w in weights
+            ]
+            jobs += [Job(corpus_spec, tuple(runs[i : i + group])) for i in range(0, len(runs), group)]
+    return jobs
+
+
+def execute(job: Job) -> list[dict]:
+    """Train one job's runs together and return their run-table rows (runs in a worker process)."""
+    import jax
+
+    from scalemix import __version__
+    from scalemix.proxy.train import train_group
+
+    first = job.runs[0]
+    data = load_or_build(first.task, job.corpus)
+    t0 = time.perf_counter()
+    result = train_group(first.model, first.train, data, np.array([r.weights for r in job.runs]), [r.seed for r in job.runs])
+    wall = time.perf_counter() - t0
+    counts = count_params(first.model)
+    tokens = float(first.train.steps * first.train.batch_size * first.model.seq_len)
+    dev = jax.devices()[0]
+    device = f"{dev.platform}:{getattr(dev, 'device_kind', '')} ({platform.node() or 'host'})"
+    rows = []
+    for r, run in enumerate(job.runs):
+        for k, target in enumerate(run.task.domains):
+            rows.append(
+                {
+                    "run_id": run.run_id, "params": float(counts["non_embedding"]), "tokens": tokens,
+                    "seed": run.seed, "target": target, "loss": float(result.loss[r, k]),
+                    **{f"w.{dom}": float(w) for dom, w in zip(run.task.domains, run.weights)},
+                    "cohort": run.cohort, "mode": run.task.mode,
+                    "bits_per_source_byte": float(result.bits_per_en_byte[r, k]),
+                    "train_loss": float(result.train_loss[r]), "target_bytes": float(result.target_bytes[r]),
+                    "embedding_params": float(counts["embedding"]),
+                    "d_model": run.model.d_model, "n_layers": run.model.n_layers, "seq_len": run.model.seq_len,
+                    "steps": run.train.steps, "batch_size": run.train.batch_size,
+                    "lr": run.train.peak_lr(run.model.d_model), "schedule": run.train.schedule,
+                    "flops": flops_per_token(run.model) * tokens, "wall_s": wall / len(job.runs),
+                    "group_size": len(job.runs), "device": device, "scalemix_version": __version__,
+                    "data_fingerprint": data.fingerprint, "corpus_fingerprint": data.corpus_fingerprint,
+                }
+            )
+    return rows
+
+
+def read_table(path: Path) -> pl.DataFrame | None:
+    """An existing run table (Parquet, or CSV by suffix), or None."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    return pl.read_csv(path) if path.suffix == ".csv" else pl.read_parquet(path)
+
+
+def to_frame(rows: list[dict]) -> pl.DataFrame:
+    """Rows from several cohorts as one frame: weight columns a cohort lacks are 0 (it never trained there)."""
+    frame = pl.concat([pl.DataFrame([r]) for r in rows], how="diagonal_relaxed")
+    wcols = [c for c in frame.columns if c.startswith("w.")]
+    head = ["run_id", "params", "tokens", "seed", "target", "loss"]
+    rest = [c for c in frame.columns if c not in head and c not in wcols]
+    return frame.with_columns(pl.col(wcols).fill_null(0.0)).select(head + sorted(wcols) + rest)
+
+
+def _write(frame: pl.DataFrame, path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.write_csv(tmp) if path.suffix == ".csv" else frame.write_parquet(tmp)
+    os.replace(tmp, path)
+
+
+def run_sweep(config: dict, out, executor, progress: bool = True, say=print) -> pl.DataFrame:
+    """Plan the sweep, skip runs already in ``out``, execute the rest and append their rows to ``out``
+    after every job (so a killed sweep loses at most the jobs in flight). Returns the whole table."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    out = Path(out)
+    existing = read_table(out)
+    done_ids = set(existing["run_id"].to_list()) if existing is not None else set()
+    jobs = plan(config, say)
+    todo = [replace(j, runs=tuple(r for r in j.runs if r.run_id not in done_ids)) for j in jobs]
+    todo = [j for j in todo if j.runs]
+    n_total = sum(len(j.runs) for j in jobs)
+    n_todo = sum(len(j.runs) for j in todo)
+    say(f"sweep {config.get('name', '')}: {n_total} runs, {n_total - n_todo} already in {out}, {n_todo} to train")
+    rows = existing.to_dicts() if existing is not None else []
+    tokens_done, t0 = 0.0, time.perf_counter()
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, disable=not progress, transient=False) as bar:
+        task = bar.add_task("training", total=n_todo, rate="")
+        for job, new_rows in executor.run(execute, todo):
+            rows += new_rows
+            _write(to_frame(rows), out)
+            tokens_done += sum(r.train.steps * r.train.batch_size * r.model.seq_len for r in job.runs)
+            rate = tokens_done / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, advance=len(job.runs), rate=f"{rate:,.0f} tok/s")
+    return to_frame(rows) if rows else pl.DataFrame()
+
+
+def sweep_command(config=None, preset=None, out="runs.parquet", executor="local", address=None,
+                  workers: int | None = None, progress: bool = True) -> pl.DataFrame:
+    """What ``scalemix sweep`` does: load a config or preset, pick an executor, run, write ``out``.
+
+    ``workers`` defaults to one process per available core (at most 2 jobs' worth of small models per
+    core is no faster) for local CPU sweeps; a config with ``group_size > 1`` (vmapped runs, for an
+    accelerator) runs in this process.
+    """
+    from scalemix.proxy import executors
+
+    if (config is None) == (preset is None):
+        raise ScalemixError("give exactly one of CONFIG.toml or --preset NAME (presets: " + ", ".join(preset_names()) + ")")
+    cfg = load_config(config, preset)
+    if workers is None:
+        workers = 1 if int(cfg.get("group_size", 1)) > 1 else len(os.sched_getaffinity(0))
+    return run_sweep(cfg, out, executors.make(executor, workers, address), progress=progress)

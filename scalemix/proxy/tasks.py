@@ -1,0 +1,226 @@
+"""Training and evaluation arrays for a task: language modelling or translation pairs, packed in rows.
+
+A task turns a :class:`~scalemix.proxy.corpus.Corpus` into fixed-shape arrays that one compiled
+training step can consume for every mixture:
+
+- ``translation``: domains are pairs ``"src-tgt"``; an example is ``<2tgt> src \\t tgt \\n`` with the
+  loss on the target bytes only (so En->X and X->En directions can be compared). With
+  ``disjoint_sources`` each training key is given to exactly one pair (separate corpora per pair, as in
+  Fernandes et al. 2023), so mixing pairs adds languages, not copies of the same English sentences.
+- ``lm``: domains are languages; an example is ``<2lang> text \\n``, every byte after the tag predicted.
+
+Whole examples are packed greedily into rows of ``seq_len + 1`` ids (row ``r`` trains positions
+``1..seq_len``); an LM segment longer than a row is cut into chunks, a translation example that does
+not fit is dropped. Held-out keys (:func:`~scalemix.proxy.corpus.is_heldout`) only ever reach the
+evaluation rows. Prepared arrays are cached under ``$SCALEMIX_CACHE`` (default ``~/.cache/scalemix``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scalemix.errors import ScalemixError
+from scalemix.proxy import corpus as corpus_mod
+from scalemix.proxy.tokens import PAD, Vocab, lm_example, translation_example
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What to train on: ``mode`` ('translation' | 'lm'), ``domains`` (pairs 'en-de' or languages 'de')."""
+
+    mode: str
+    domains: tuple[str, ...]
+    seq_len: int = 128
+    heldout_frac: float = 0.05
+    disjoint_sources: bool = True
+
+    def __post_init__(self):
+        if self.mode not in ("translation", "lm"):
+            raise ScalemixError(f"task mode {self.mode!r} is not known; use 'translation' or 'lm'")
+        if self.mode == "translation":
+            for d in self.domains:
+                parts = d.split("-")
+                if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+                    raise ScalemixError(f"translation pair {d!r} must read 'src-tgt', e.g. 'en-de'")
+
+    @property
+    def langs(self) -> list[str]:
+        if self.mode == "lm":
+            return sorted(set(self.domains))
+        return sorted({lang for d in self.domains for lang in d.split("-")})
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """Packed arrays of one task. Row arrays have shape ``[rows, seq_len + 1]``.
+
+    ``train_offsets[k]``/``train_counts[k]`` locate domain ``k``'s rows in ``train_tokens``;
+    ``eval_domain[r]`` is the domain of evaluation row ``r`` and ``eval_en_bytes[r]`` the English bytes
+    of the segments in it (NaN when the corpus has no English side).
+    """
+
+    spec: TaskSpec
+    vocab: Vocab
+    train_tokens: np.ndarray
+    train_mask: np.ndarray
+    train_offsets: np.ndarray
+    train_counts: np.ndarray
+    eval_tokens: np.ndarray
+    eval_mask: np.ndarray
+    eval_domain: np.ndarray
+    eval_en_bytes: np.ndarray
+    corpus_fingerprint: str
+    fingerprint: str
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return self.spec.domains
+
+
+def _pack(examples, row_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy packing of ``(ids, mask, en_bytes)`` examples into rows; returns tokens, mask, en bytes."""
+    rows_t, rows_m, rows_e = [], [], []
+    cur_t, cur_m, cur_e = [], [], 0.0
+    for ids, mask, en in examples:
+        if len(cur_t) + len(ids) > row_len:
+            rows_t.append(cur_t), rows_m.append(cur_m), rows_e.append(cur_e)
+            cur_t, cur_m, cur_e = [], [], 0.0
+        cur_t, cur_m, cur_e = cur_t + ids, cur_m + mask, cur_e + en
+    if cur_t:
+        rows_t.append(cur_t), rows_m.append(cur_m), rows_e.append(cur_e)
+    tokens = np.full((len(rows_t), row_len), PAD, dtype=np.int32)
+    masks = np.zeros((len(rows_t), row_len), dtype=np.float32)
+    for r, (t, m) in enumerate(zip(rows_t, rows_m)):
+        tokens[r, : len(t)] = t
+        masks[r, : len(m)] = m
+    return tokens, masks, np.asarray(rows_e, dtype=np.float64)
+
+
+def _lm_examples(vocab, corpus, lang, keys, row_len):
+    for key in keys:
+        text = corpus.segments[lang][key]
+        raw = text.encode("utf-8")
+        en = corpus.english_bytes(key) if corpus.parallel else float("nan")
+        step = row_len - 2  # tag + newline
+        for start in range(0, len(raw), step):
+            chunk = raw[start : start + step].decode("utf-8", errors="ignore")
+            ids, mask = lm_example(vocab, lang, chunk)
+            yield ids, mask, en * len(chunk.encode("utf-8")) / max(len(raw), 1)
+
+
+def _translation_examples(vocab, corpus, pair, keys, row_len):
+    src, tgt = pair.split("-")
+    for key in keys:
+        s, t = corpus.segments[src].get(key), corpus.segments[tgt].get(key)
+        if s is None or t is None:
+            continue
+        ids, mask = translation_example(vocab, tgt, s, t)
+        if len(ids) <= row_len:
+            yield ids, mask, corpus.english_bytes(key)
+
+
+def _pair_of_key(key: str, n: int) -> int:
+    return int.from_bytes(hashlib.sha256(("pair-split:" + key).encode()).digest()[:8], "big") % n
+
+
+def build(spec: TaskSpec, corpus: corpus_mod.Corpus) -> TaskData:
+    """Pack ``corpus`` for ``spec`` (see the module docstring). Raises if a domain gets no rows."""
+    missing = [lang for lang in spec.langs if lang not in corpus.segments]
+    if missing:
+        raise ScalemixError(
+            f"corpus {corpus.name!r} has no text for {missing}; it has {corpus.langs}. Change the task's domains."
+        )
+    vocab = Vocab.for_langs(spec.langs)
+    row_len = spec.seq_len + 1
+    train_parts, eval_parts = [], []
+    for k, domain in enumerate(spec.domains):
+        if spec.mode == "lm":
+            keys = corpus.segments[domain].keys()
+        else:
+            src, tgt = domain.split("-")
+            keys = corpus.segments[src].keys() & corpus.segments[tgt].keys()
+        train_keys, held_keys = corpus_mod.split_keys(keys, spec.heldout_frac)
+        if spec.mode == "translation" and spec.disjoint_sources and len(spec.domains) > 1:
+            train_keys = [key for key in train_keys if _pair_of_key(key, len(spec.domains)) == k]
+        make = _lm_examples if spec.mode == "lm" else _translation_examples
+        train_parts.append(_pack(make(vocab, corpus, domain, train_keys, row_len), row_len))
+        eval_parts.append(_pack(make(vocab, corpus, domain, held_keys, row_len), row_len))
+        if len(train_parts[-1][0]) == 0 or len(eval_parts[-1][0]) == 0:
+            raise ScalemixError(f"domain {domain!r} has no training or held-out text in corpus {corpus.name!r}")
+    counts = np.array([len(p[0]) for p in train_parts], dtype=np.int32)
+    arrays = dict(
+        train_tokens=np.concatenate([p[0] for p in train_parts]),
+        train_mask=np.concatenate([p[1] for p in train_parts]),
+        train_offsets=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32),
+        train_counts=counts,
+        eval_tokens=np.concatenate([p[0] for p in eval_parts]),
+        eval_mask=np.concatenate([p[1] for p in eval_parts]),
+        eval_domain=np.concatenate([np.full(len(p[0]), k, np.int32) for k, p in enumerate(eval_parts)]),
+        eval_en_bytes=np.concatenate([p[2] for p in eval_parts]),
+    )
+    return TaskData(spec, vocab, **arrays, corpus_fingerprint=corpus.fingerprint, fingerprint=_hash_arrays(arrays))
+
+
+def _hash_arrays(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    """``$SCALEMIX_CACHE`` or ``~/.cache/scalemix`` (prepared arrays only; never inside the repo)."""
+    return Path(os.environ.get("SCALEMIX_CACHE", Path.home() / ".cache" / "scalemix"))
+
+
+def load_or_build(spec: TaskSpec, corpus_spec: dict) -> TaskData:
+    """:func:`build` for a corpus described by ``corpus_spec`` (see :func:`open_corpus`), cached on disk.
+
+    The cache key covers the task spec, the corpus spec and the corpus fingerprint (catalog file sizes
+    and times, or the user corpus's content), so a changed corpus is re-read.
+    """
+    corpus = open_corpus(corpus_spec)
+    key = hashlib.sha256(json.dumps([asdict(spec), corpus_spec, corpus.fingerprint], sort_keys=True).encode())
+    path = cache_dir() / "tasks" / f"{key.hexdigest()[:20]}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            arrays = {name: z[name] for name in z.files if name != "fingerprint"}
+            fp = str(z["fingerprint"])
+        return TaskData(spec, Vocab.for_langs(spec.langs), **arrays, corpus_fingerprint=corpus.fingerprint, fingerprint=fp)
+    data = build(spec, corpus)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    arrays = {f: getattr(data, f) for f in _ARRAY_FIELDS}
+    np.savez(tmp, fingerprint=np.array(data.fingerprint), **arrays)
+    os.replace(tmp, path)
+    return data
+
+
+_ARRAY_FIELDS = (
+    "train_tokens", "train_mask", "train_offsets", "train_counts",
+    "eval_tokens", "eval_mask", "eval_domain", "eval_en_bytes",
+)
+
+
+def open_corpus(corpus_spec: dict) -> corpus_mod.Corpus:
+    """A corpus from a spec: ``{"source": "catalogs", "langs": [...]}``, ``{"source": "synthetic", ...}``
+    (keyword arguments of :func:`~scalemix.proxy.corpus.synthetic`), ``{"source": "dir", "path": ...}`` or
+    ``{"source": "tsv", "path": ...}``."""
+    spec = dict(corpus_spec)
+    source = spec.pop("source", None)
+    if source == "catalogs":
+        return corpus_mod.read_catalogs(spec.pop("langs"), **spec)
+    if source == "synthetic":
+        return corpus_mod.synthetic(**spec)
+    if source == "dir":
+        return corpus_mod.read_text_dir(spec["path"])
+    if source == "tsv":
+        return corpus_mod.read_tsv(spec["path"])
+    raise ScalemixError(f"corpus source {source!r} is not known; use 'catalogs', 'synthetic', 'dir' or 'tsv'")
