@@ -122,6 +122,23 @@ def inspect(
         console.print(f"note: {note}", highlight=False)
 
 
+@app.command()
+def sweep(
+    config: str = typer.Argument(None, help="A sweep TOML file (or give --preset)."),
+    preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt."),
+    out: str = typer.Option("runs.parquet", "--out", help="Run table to write (.parquet or .csv); finished runs in it are skipped."),
+    executor: str = typer.Option("local", "--executor", help="'local' or 'ray' (needs scalemix[ray])."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
+    workers: int = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 1 for vmapped GPU sweeps)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Train small proxy language models on mixtures and write one run-table row per (run, target)."""
+    from scalemix.proxy.sweep import sweep_command
+
+    table = sweep_command(config, preset, out, executor, address, workers, progress)
+    typer.echo(f"wrote {out}: {table.height} rows")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run ``app``, turning a ScalemixError or OSError into one line, exit code 2."""
     args = sys.argv[1:] if argv is None else list(argv)
