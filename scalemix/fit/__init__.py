@@ -1,0 +1,36 @@
+"""Fitting laws to runs: ``fit(source, law, method=...)`` returns a :class:`~scalemix.Fit`.
+
+Methods: ``point`` (robust multi-start, :mod:`scalemix.fit.point`), ``bootstrap`` (resampled runs).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from scalemix import laws
+from scalemix.errors import FitError
+from scalemix.fit.point import fit_bootstrap, fit_point
+from scalemix.laws import Law
+
+METHODS = {"point": fit_point, "bootstrap": fit_bootstrap}
+
+
+def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str] | None = None, **options):
+    """Fit ``law`` (a name or a :class:`~scalemix.laws.Law`) to the runs in ``source``.
+
+    ``source`` is anything :func:`scalemix.runs.read` accepts (a run table, a dataset name, a file, a
+    spec, a polars or pandas frame); ``targets`` restricts the fit to those targets; ``options`` go to
+    the method (``seed``, ``delta``, ``n_boot``, ...).
+    """
+    from scalemix import runs
+
+    table = source if isinstance(source, runs.RunTable) else runs.read(source)
+    if targets:
+        table = table.select(targets=list(targets))
+    law = laws.get(law) if isinstance(law, str) else law
+    if method not in METHODS:
+        raise FitError(f"unknown fit method {method!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[method](table, law, **options)
+
+
+__all__ = ["METHODS", "fit", "fit_bootstrap", "fit_point"]

@@ -1,0 +1,138 @@
+"""From a run table (or a query frame) to the arrays a law reads.
+
+``design(frame, law, coords)`` turns the validated long frame into :class:`~scalemix.laws.Inputs`
+plus the observed log loss, checking that the table has what the law needs and setting aside (never
+dropping silently) the rows where the law's formula is undefined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from scalemix.errors import FitError
+from scalemix.laws import Inputs, Law
+
+
+@dataclass(frozen=True)
+class Design:
+    """Arrays of one table for one law: ``inputs``, ``log_loss`` (None for queries), their ``coords``,
+    the ``frame`` rows they came from, and the rows ``set_aside`` with a reason."""
+
+    inputs: Inputs
+    log_loss: np.ndarray | None
+    coords: dict[str, tuple[str, ...]]
+    frame: pl.DataFrame
+    set_aside: pl.DataFrame
+
+
+def domains_of(frame: pl.DataFrame) -> tuple[str, ...]:
+    """Domain names from the ``w.<domain>`` columns, in column order."""
+    return tuple(c[2:] for c in frame.columns if c.startswith("w."))
+
+
+def table_coords(frame: pl.DataFrame, law: Law) -> dict[str, tuple[str, ...]]:
+    """Coordinates a law gets from a table: targets (first-seen order), domains, weightings."""
+    coords = {"target": tuple(frame["target"].unique(maintain_order=True).to_list()), "domain": domains_of(frame)}
+    if "weighting" in law.dims:
+        coords["weighting"] = tuple(_format_weight(p) for p in np.unique(_own_weight(frame, coords["target"])))
+    return coords
+
+
+def design(frame: pl.DataFrame, law: Law, coords: dict[str, tuple[str, ...]], *, observed: bool = True) -> Design:
+    """Build the law's inputs from ``frame`` on the given ``coords`` (a fit's, or the table's own).
+
+    Raises :class:`FitError` when the frame lacks a column, target, domain or weighting the law needs.
+    """
+    _check_columns(frame, law, coords, observed)
+    known = set(coords["target"])
+    unknown = sorted(set(frame["target"].unique().to_list()) - known)
+    if unknown:
+        raise FitError(
+            f"target(s) {', '.join(map(repr, unknown[:5]))} are not in this fit; it knows {', '.join(coords['target'])}"
+        )
+    index = {name: i for i, name in enumerate(coords["target"])}
+    target = np.array([index[t] for t in frame["target"].to_list()], dtype=np.int32)
+    domains = coords.get("domain", ())
+    weights = frame.select([f"w.{d}" for d in domains]).to_numpy().astype(float) if domains else np.zeros((frame.height, 0))
+    own = _own_weight(frame, coords["target"]) if "own_weight" in law.needs else None
+    weighting = _weighting_index(own, coords) if "weighting" in law.dims else None
+    inputs = Inputs(
+        params=_column_or_ones(frame, "params"),
+        tokens=_column_or_ones(frame, "tokens"),
+        weights=weights,
+        target=target,
+        own_weight=own,
+        weighting=weighting,
+    )
+    log_loss = np.log(frame["loss"].to_numpy().astype(float)) if observed else None
+    return _apply_validity(Design(inputs, log_loss, dict(coords), frame, _empty_set_aside()), law)
+
+
+def _check_columns(frame, law, coords, observed):
+    required = ["target"] + [c for c in ("params", "tokens") if c in law.needs] + (["loss"] if observed else [])
+    missing = [c for c in required if c not in frame.columns]
+    missing += [f"w.{d}" for d in coords.get("domain", ()) if "weights" in law.needs and f"w.{d}" not in frame.columns]
+    if missing:
+        raise FitError(f"law {law.name!r} needs column(s) {', '.join(missing)}; the runs have {', '.join(frame.columns)}")
+    if "weights" in law.needs and not coords.get("domain"):
+        raise FitError(f"law {law.name!r} needs mixture weights (columns w.<domain>); the runs have none")
+    if "own_weight" in law.needs:
+        lacking = [t for t in coords["target"] if f"w.{t}" not in frame.columns]
+        if lacking:
+            raise FitError(
+                f"law {law.name!r} reads each target's own training weight from column w.<target>; "
+                f"no column for target(s) {', '.join(lacking[:5])} (name targets like their training domains)"
+            )
+
+
+def _column_or_ones(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """A numeric column, or ones where a query omits a quantity the law does not read."""
+    return frame[column].to_numpy().astype(float) if column in frame.columns else np.ones(frame.height)
+
+
+def _own_weight(frame: pl.DataFrame, targets) -> np.ndarray:
+    expression = pl.lit(None, dtype=pl.Float64)
+    for t in targets:
+        if f"w.{t}" in frame.columns:
+            expression = pl.when(pl.col("target") == t).then(pl.col(f"w.{t}")).otherwise(expression)
+    return frame.select(expression.alias("p"))["p"].to_numpy().astype(float)
+
+
+def _format_weight(p: float) -> str:
+    return f"{p:.6g}"
+
+
+def _weighting_index(own: np.ndarray, coords) -> np.ndarray:
+    lookup = {label: i for i, label in enumerate(coords["weighting"])}
+    labels = [_format_weight(p) for p in own]
+    unseen = sorted(set(labels) - set(lookup))
+    if unseen:
+        raise FitError(
+            f"this law has a parameter per weighting and was fitted on p in {{{', '.join(coords['weighting'])}}}; "
+            f"it cannot predict at p = {', '.join(unseen[:5])} (fit the 'multilingual' law to interpolate)"
+        )
+    return np.array([lookup[label] for label in labels], dtype=np.int32)
+
+
+def _empty_set_aside() -> pl.DataFrame:
+    return pl.DataFrame(schema={"run_id": pl.Utf8, "target": pl.Utf8, "reason": pl.Utf8})
+
+
+def _apply_validity(d: Design, law: Law) -> Design:
+    if law.valid is None:
+        return d
+    keep = np.asarray(law.valid(d.inputs), dtype=bool)
+    if keep.all():
+        return d
+    dropped = d.frame.filter(pl.Series(~keep))
+    set_aside = dropped.select(
+        pl.col("run_id").cast(pl.Utf8) if "run_id" in dropped.columns else pl.lit(None, dtype=pl.Utf8).alias("run_id"),
+        pl.col("target"),
+        pl.lit(law.invalid_reason).alias("reason"),
+    )
+    inputs = Inputs(*(None if a is None else np.asarray(a)[keep] for a in d.inputs))
+    log_loss = None if d.log_loss is None else d.log_loss[keep]
+    return Design(inputs, log_loss, d.coords, d.frame.filter(pl.Series(keep)), set_aside)

@@ -1,0 +1,164 @@
+"""Point fits (multi-start robust least squares) and bootstraps over runs, as :class:`~scalemix.Fit`.
+
+A point fit runs the vmapped Levenberg-Marquardt/IRLS solver (:mod:`scalemix.fit.lm`) from every
+start of the law's grid (Hoffmann et al.'s 4,500 for Chinchilla) in float64 and keeps the best; it
+reports how many starts reached that basin. A bootstrap resamples runs with replacement B times and
+refits every resample from the point optimum, all in one vmapped program: B draws.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from scalemix._x64 import float64
+from scalemix.fit.problem import Problem, build
+from scalemix.fit.provenance import provenance
+from scalemix.fitresult import Fit
+
+BASIN_RTOL = 1e-6
+"""Starts whose objective is within this relative distance of the best are counted as in its basin."""
+
+
+def fit_point(
+    table,
+    law,
+    *,
+    delta: float = 1e-3,
+    max_iter: int = 200,
+    seed: int = 0,
+    random_starts: int | None = None,
+    screen_iter: int = 25,
+    refine: int = 64,
+) -> Fit:
+    """Best of a multi-start Huber fit of ``law`` to ``table`` (a validated run table). One draw.
+
+    Every start runs ``screen_iter`` iterations; the ``refine`` best per group then run to convergence
+    (``max_iter``). ``diagnostics["starts_in_best_basin"]`` counts starts that ended within
+    ``BASIN_RTOL`` of the best objective (a lower bound: screened-out starts count at their screening
+    objective).
+    """
+    with float64():
+        problem = build(table, law)
+        starts = problem.starts(seed, random_starts)
+        groups = len(problem.groups)
+        starts = np.broadcast_to(starts, (groups, *starts.shape))
+        screened = _solve(problem, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
+        objective = np.array(screened.objective)
+        z = np.array(screened.z)
+        converged = np.array(screened.converged)
+        if len(starts[0]) > refine:
+            keep = np.argsort(np.where(np.isfinite(objective), objective, np.inf), axis=1)[:, :refine]
+            rows = np.arange(groups)[:, None]
+            refined = _solve(problem, z[rows, keep], delta, max_iter)
+            objective[rows, keep] = np.asarray(refined.objective)
+            z[rows, keep] = np.asarray(refined.z)
+            converged[rows, keep] = np.asarray(refined.converged)
+            grad_norm = np.full(objective.shape, np.nan)
+            grad_norm[rows, keep] = np.asarray(refined.grad_norm)
+        else:
+            grad_norm = np.asarray(screened.grad_norm)
+        objective = np.where(np.isfinite(objective), objective, np.inf)
+        best = np.argmin(objective, axis=1)
+        draws = problem.assemble(z[np.arange(groups), best][None])
+    diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
+    settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(starts.shape[1]),
+                "screen_iter": screen_iter, "refine": refine}
+    return Fit(
+        law=problem.law,
+        coords=problem.coords,
+        draws=draws,
+        method="point",
+        noise=_noise_scale(problem, draws)[None],
+        diagnostics=diagnostics,
+        provenance=provenance(table, problem.law, "point", settings),
+    )
+
+
+def _solve(problem: Problem, starts, delta, max_iter):
+    weights = np.broadcast_to(problem.mask[:, None, :], (*starts.shape[:2], problem.mask.shape[1]))
+    return problem.solve(starts, weights, delta, max_iter)
+
+
+def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_iter: int = 200, seed: int = 0) -> Fit:
+    """Bootstrap over runs: ``n_boot`` resamples of the run ids (with replacement), each refitted from
+    the point optimum. Returns ``n_boot`` draws; the point fit's diagnostics are kept under ``point``."""
+    point = fit_point(table, law, delta=delta, max_iter=max_iter, seed=seed)
+    with float64():
+        problem = build(table, law)
+        z_point = np.stack([np.asarray(problem.layout.pack(theta)) for theta in _group_theta(point, problem)])
+        weights = _resample_weights(problem, n_boot, seed)  # [groups, B, rows]
+        starts = np.broadcast_to(z_point[:, None, :], (len(problem.groups), n_boot, z_point.shape[-1]))
+        solution = problem.solve(starts, weights, delta, max_iter)
+        draws = problem.assemble(np.swapaxes(np.asarray(solution.z), 0, 1))  # [B, ...]
+    converged = np.asarray(solution.converged)
+    diagnostics = {
+        "objective": point.diagnostics["objective"],
+        "resamples": n_boot,
+        "resamples_converged": int(converged.all(axis=0).sum()),
+        "point": point.diagnostics,
+    }
+    settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "n_boot": n_boot}
+    return Fit(
+        law=problem.law,
+        coords=problem.coords,
+        draws=draws,
+        method="bootstrap",
+        noise=np.broadcast_to(point.noise, (n_boot, point.noise.shape[1])).copy(),
+        diagnostics=diagnostics,
+        provenance=provenance(table, problem.law, "bootstrap", settings),
+    )
+
+
+def _group_theta(fit: Fit, problem: Problem) -> list[dict[str, np.ndarray]]:
+    """The fit's single draw split into one constrained parameter dict per problem group."""
+    theta = {k: v[0] for k, v in fit.draws.items()}
+    if len(problem.groups) == 1:
+        return [theta]
+    return [{k: v[i : i + 1] for k, v in theta.items()} for i in range(len(problem.groups))]
+
+
+def _resample_weights(problem: Problem, n_boot: int, seed: int) -> np.ndarray:
+    """Row weights ``[groups, B, rows]``: how often each row's run is drawn in each resample."""
+    run_ids = problem.design.frame["run_id"].to_numpy() if "run_id" in problem.design.frame.columns else np.arange(problem.design.frame.height)
+    runs, run_of_row = np.unique(run_ids, return_inverse=True)
+    picks = jax.random.randint(jax.random.PRNGKey(seed), (n_boot, runs.size), 0, runs.size)
+    counts = np.stack([np.bincount(np.asarray(p), minlength=runs.size) for p in picks]).astype(float)  # [B, runs]
+    row_counts = counts[:, run_of_row]  # [B, design rows]
+    return np.stack([row_counts[:, problem.row[g]] * problem.mask[g] for g in range(len(problem.groups))])
+
+
+def _noise_scale(problem: Problem, draws) -> np.ndarray:
+    """Robust scale (1.4826 * MAD) of each target's log-loss residuals at the optimum: ``[targets]``."""
+    residuals = problem.residuals({k: v[0] for k, v in draws.items()})
+    target = np.asarray(problem.design.inputs.target)
+    scale = []
+    for i in range(len(problem.coords["target"])):
+        r = residuals[target == i]
+        scale.append(1.4826 * np.median(np.abs(r - np.median(r))) if r.size else np.nan)
+    return np.maximum(np.asarray(scale), 1e-6)
+
+
+def _diagnostics(problem: Problem, objective, converged, grad_norm, best) -> dict:
+    groups = np.arange(len(problem.groups))
+    best_value = objective[groups, best]
+    in_basin = objective <= best_value[:, None] * (1 + BASIN_RTOL) + 1e-15
+    per_group = {
+        ", ".join(g): {
+            "objective": float(best_value[i]),
+            "starts_in_best_basin": int(in_basin[i].sum()),
+            "grad_norm": float(grad_norm[i, best[i]]),
+            "converged": bool(converged[i, best[i]]),
+        }
+        for i, g in enumerate(problem.groups)
+    }
+    return {
+        "objective": float(best_value.sum()),
+        "starts": int(objective.shape[1]),
+        "starts_in_best_basin": min(v["starts_in_best_basin"] for v in per_group.values()),
+        "converged": all(v["converged"] for v in per_group.values()),
+        "rows": int(problem.design.frame.height),
+        "rows_set_aside": int(problem.design.set_aside.height),
+        "set_aside_reasons": sorted(set(problem.design.set_aside["reason"].to_list())),
+        "groups": per_group,
+    }

@@ -1,0 +1,245 @@
+"""``Fit``: a law plus parameter draws. One draw for a point fit, B for a bootstrap, S for a posterior.
+
+Everything downstream (summaries, predictions, optimal mixtures, reports) is written once over draws
+with ``jax.vmap`` and never asks how the draws were made.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import polars as pl
+
+from scalemix import laws
+from scalemix._x64 import float64
+from scalemix.errors import FitError
+from scalemix.fit.design import design
+from scalemix.laws import Law, Layout
+
+FORMAT_VERSION = 1
+_PREDICTIVE_SAMPLES = 4000
+
+
+def level_suffix(level: float) -> str:
+    """Column suffix of a central interval: 0.9 -> ``90``, 0.5 -> ``50``, 0.975 -> ``97.5``."""
+    return f"{100 * level:g}"
+
+
+@dataclass
+class Fit:
+    """A fitted law.
+
+    Attributes:
+      law: the :class:`~scalemix.laws.Law`.
+      coords: coordinate labels (``target``, ``domain``, ...) the parameters are indexed by.
+      draws: ``{name: array[S, *shape]}`` of constrained parameter values.
+      method: ``point``, ``bootstrap``, ``nuts`` or ``svi``.
+      noise: ``[S, targets]`` scale of the log-loss observation noise (for predictive intervals).
+      noise_df: Student-t degrees of freedom of that noise; ``None`` for Normal.
+      diagnostics: convergence facts (objective, starts in the best basin, R-hat, divergences, ...).
+      provenance: scalemix and library versions, settings, seed, data fingerprint and source.
+      inference_data: the ArviZ ``InferenceData`` of a Bayesian fit.
+    """
+
+    law: Law
+    coords: dict[str, tuple[str, ...]]
+    draws: dict[str, np.ndarray]
+    method: str
+    noise: np.ndarray
+    noise_df: float | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    inference_data: Any = None
+
+    @property
+    def layout(self) -> Layout:
+        return self.law.layout(self.coords)
+
+    @property
+    def n_draws(self) -> int:
+        return int(next(iter(self.draws.values())).shape[0])
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return self.coords["target"]
+
+    def flat_draws(self) -> np.ndarray:
+        """``[S, elements]`` constrained values in :meth:`Layout.element_names` order."""
+        return np.concatenate([self.draws[s.param.name].reshape(self.n_draws, -1) for s in self.layout.slots], axis=1)
+
+    # -- summaries -----------------------------------------------------------------------------------
+
+    def summary(self) -> pl.DataFrame:
+        """One row per scalar parameter: mean, sd, median, 2.5% and 97.5% quantiles over draws
+        (``sd`` and quantiles are null for a single-draw point fit), plus R-hat and ESS for posteriors."""
+        values = self.flat_draws()
+        single = self.n_draws == 1
+        columns: dict[str, Any] = {
+            "parameter": self.layout.element_names(),
+            "mean": values.mean(axis=0),
+            "sd": None if single else values.std(axis=0, ddof=1),
+            "median": np.median(values, axis=0),
+            "q025": None if single else np.quantile(values, 0.025, axis=0),
+            "q975": None if single else np.quantile(values, 0.975, axis=0),
+        }
+        frame = pl.DataFrame({k: v if v is not None else [None] * values.shape[1] for k, v in columns.items()},
+                             schema_overrides={k: pl.Float64 for k in columns if k != "parameter"})
+        extra = self.diagnostics.get("per_parameter")
+        if extra:
+            frame = frame.join(pl.DataFrame(extra), on="parameter", how="left")
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape every method shares: law, method, objective, params by name, diagnostics."""
+        params = {}
+        for row in self.summary().iter_rows(named=True):
+            name = row.pop("parameter")
+            params[name] = {k: _json_number(v) for k, v in row.items()}
+        return {
+            "law": self.law.name,
+            "law_options": dict(self.law.options),
+            "formula": self.law.formula,
+            "method": self.method,
+            "draws": self.n_draws,
+            "objective": _json_number(self.diagnostics.get("objective")),
+            "params": params,
+            "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "per_parameter"},
+            "provenance": self.provenance,
+        }
+
+    # -- prediction ----------------------------------------------------------------------------------
+
+    def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
+        """Query rows (one per point and target) and their predicted log loss, ``[S, rows]``."""
+        frame = self._query_frame(query)
+        with float64():
+            d = design(frame, self.law, self.coords, observed=False)
+            values = _log_loss_over_draws(self.law, _as_jax(self.draws), _as_jax(d.inputs))
+        if d.set_aside.height:
+            raise FitError(f"cannot predict {d.set_aside.height} query row(s): {d.set_aside['reason'][0]}")
+        return d.frame, np.asarray(values)
+
+    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0) -> pl.DataFrame:
+        """Predicted loss at each query point and target, over draws.
+
+        ``query`` is a polars frame, a mapping of column -> value(s), or a run table, with ``params``,
+        ``tokens`` and ``w.<domain>`` as the law needs; without a ``target`` column every target of
+        the fit is predicted. Returns the query columns plus ``mean``, ``median``, the parameter
+        (epistemic) interval ``lo<L>``/``hi<L>`` and the predictive interval ``pred_lo<L>``/``pred_hi<L>``
+        that adds observation noise, for each level ``L`` (e.g. ``lo90``).
+        """
+        frame, log_loss = self.log_loss_draws(query)
+        loss = np.exp(log_loss)
+        columns = {"mean": loss.mean(axis=0), "median": np.median(loss, axis=0)}
+        predictive = np.exp(self._predictive_log_loss(frame, log_loss, seed))
+        for level in levels:
+            tail = (1.0 - level) / 2.0
+            suffix = level_suffix(level)
+            columns[f"lo{suffix}"] = np.quantile(loss, tail, axis=0)
+            columns[f"hi{suffix}"] = np.quantile(loss, 1.0 - tail, axis=0)
+            columns[f"pred_lo{suffix}"] = np.quantile(predictive, tail, axis=0)
+            columns[f"pred_hi{suffix}"] = np.quantile(predictive, 1.0 - tail, axis=0)
+        return frame.with_columns(**{k: pl.Series(k, v) for k, v in columns.items()})
+
+    def _predictive_log_loss(self, frame: pl.DataFrame, log_loss: np.ndarray, seed: int) -> np.ndarray:
+        """Samples of observed log loss: each draw's prediction plus its noise, ``[max(S, 4000), rows]``."""
+        target_index = {t: i for i, t in enumerate(self.targets)}
+        columns = np.array([target_index[t] for t in frame["target"].to_list()], dtype=int)
+        picks = np.arange(max(self.n_draws, _PREDICTIVE_SAMPLES)) % self.n_draws
+        scale = self.noise[picks][:, columns]
+        rng = np.random.default_rng(seed)
+        shape = (picks.size, frame.height)
+        eps = rng.standard_normal(shape) if self.noise_df is None else rng.standard_t(self.noise_df, shape)
+        return log_loss[picks] + scale * eps
+
+    def _query_frame(self, query) -> pl.DataFrame:
+        if hasattr(query, "frame"):
+            query = query.frame
+        if isinstance(query, Mapping):
+            query = pl.DataFrame({k: np.atleast_1d(v) for k, v in query.items()})
+        if not isinstance(query, pl.DataFrame):
+            raise FitError(f"predict takes a polars frame, a mapping of columns or a run table, not {type(query).__name__}")
+        if "target" not in query.columns:
+            query = query.join(pl.DataFrame({"target": list(self.targets)}), how="cross")
+        return query
+
+    # -- persistence ---------------------------------------------------------------------------------
+
+    def save(self, path) -> Path:
+        """Write ``fit.json`` (law, coords, diagnostics, provenance), ``draws.npz`` and, for Bayesian
+        fits, ``posterior.nc`` (ArviZ NetCDF) into directory ``path``. No pickle: safe to share."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT_VERSION,
+            "law": self.law.name,
+            "law_options": dict(self.law.options),
+            "coords": {k: list(v) for k, v in self.coords.items()},
+            "method": self.method,
+            "noise_df": self.noise_df,
+            "diagnostics": self.diagnostics,
+            "provenance": self.provenance,
+        }
+        (out / "fit.json").write_text(json.dumps(meta, indent=2, default=_json_number) + "\n")
+        np.savez(out / "draws.npz", noise=self.noise, **{f"param:{k}": v for k, v in self.draws.items()})
+        if self.inference_data is not None:
+            self.inference_data.to_netcdf(str(out / "posterior.nc"))
+        return out
+
+    @classmethod
+    def load(cls, path, law: Law | None = None) -> "Fit":
+        """Read a fit written by :meth:`save`. A user-defined law must be registered
+        (``scalemix.laws.register``) or passed as ``law``."""
+        folder = Path(path)
+        meta_path = folder / "fit.json"
+        if not meta_path.is_file():
+            raise FitError(f"{folder} is not a saved fit (no fit.json); save one with `scalemix fit ... --out DIR`")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != FORMAT_VERSION:
+            raise FitError(f"{meta_path}: fit format {meta.get('format')} is not {FORMAT_VERSION}; refit with this scalemix")
+        law = law or laws.get(meta["law"], **meta["law_options"])
+        with np.load(folder / "draws.npz") as stored:
+            draws = {k.split(":", 1)[1]: stored[k] for k in stored.files if k.startswith("param:")}
+            noise = stored["noise"]
+        inference_data = None
+        if (folder / "posterior.nc").is_file():
+            import arviz as az
+
+            inference_data = az.from_netcdf(str(folder / "posterior.nc"))
+        return cls(
+            law=law,
+            coords={k: tuple(v) for k, v in meta["coords"].items()},
+            draws=draws,
+            method=meta["method"],
+            noise=noise,
+            noise_df=meta["noise_df"],
+            diagnostics=meta["diagnostics"],
+            provenance=meta["provenance"],
+            inference_data=inference_data,
+        )
+
+
+@partial(jax.jit, static_argnames="law")
+def _log_loss_over_draws(law: Law, draws, inputs):
+    return jax.vmap(lambda theta: law.log_loss(theta, inputs))(draws)
+
+
+def _as_jax(tree):
+    return jax.tree_util.tree_map(lambda a: None if a is None else jnp.asarray(a), tree, is_leaf=lambda a: a is None)
+
+
+def _json_number(value):
+    if value is None:
+        return None
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,207 @@
+"""What a law is: parameter declarations plus a pure ``jax.numpy`` function of log loss.
+
+A :class:`Law` never holds data. It is *bound* to the coordinates of a run table (its target names,
+domain names, ...) to give a :class:`Layout`, which maps between the flat unconstrained vector that
+optimisers and samplers work on and the named, constrained parameter arrays the formula reads.
+
+Constraints and their bijections are numpyro's (``numpyro.distributions.constraints`` and
+``biject_to``), so a point fit, a bootstrap and a NUTS posterior all live in the same unconstrained
+space.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+from numpyro.distributions import constraints
+from numpyro.distributions.transforms import biject_to
+
+Array = Any
+
+real = constraints.real
+positive = constraints.positive
+unit = constraints.unit_interval
+interval = constraints.interval
+
+
+class Inputs(NamedTuple):
+    """Design arrays a law reads; every field has one entry per row (``weights`` is ``[rows, domains]``).
+
+    ``own_weight`` is the weight of the domain named like the row's target (``w.<target>``), the
+    ``p_i`` of the multilingual laws; ``weighting`` indexes the distinct values of ``own_weight``.
+    Fields a table cannot provide are ``None``.
+    """
+
+    params: Array
+    tokens: Array
+    weights: Array
+    target: Array
+    own_weight: Array = None
+    weighting: Array = None
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a law.
+
+    Attributes:
+      name: the name the paper uses (``alpha``, ``Linf``, ``t``).
+      dims: coordinate names the parameter varies over: ``()`` scalar, ``("target",)`` one per target,
+        ``("target", "domain")`` one per target and training domain, ``("target", "weighting")``.
+      constraint: a ``numpyro.distributions.constraints`` object; fits run on ``biject_to(constraint)``'s
+        unconstrained side (log for positive, logit for intervals).
+      prior: ``(loc, scale)`` of a Normal on the *unconstrained* value; weakly informative.
+      grid: constrained values used as multi-start points (every combination over the law's params).
+    """
+
+    name: str
+    dims: tuple[str, ...] = ("target",)
+    constraint: Any = field(default_factory=lambda: real)
+    prior: tuple[float, float] = (0.0, 1.0)
+    grid: tuple[float, ...] = (0.5,)
+
+    def to_unconstrained(self, value):
+        return biject_to(self.constraint).inv(jnp.asarray(value))
+
+    def to_constrained(self, z):
+        return biject_to(self.constraint)(z)
+
+
+@dataclass(frozen=True, eq=False)
+class Law:
+    """A scaling law: parameter declarations and ``log_loss(theta, inputs) -> log predicted loss``.
+
+    ``log_loss`` must be pure ``jax.numpy`` with no Python control flow on values, so that it jits and
+    vmaps over starts, draws and query points. ``theta`` maps each parameter name to its constrained
+    array, shaped by the parameter's ``dims``; per-target parameters are read with
+    ``theta["alpha"][inputs.target]``. Laws compare and hash by identity, so a law object can key
+    the cache of compiled programs (``laws.get`` returns the same object for the same options).
+
+    Attributes:
+      name: registry name (``chinchilla``); a saved fit stores it with ``options``.
+      params: the parameter declarations.
+      log_loss: the formula, in log space.
+      needs: which inputs the formula reads, from ``params``, ``tokens``, ``weights``, ``own_weight``.
+      formula: the formula as text, for reports.
+      reference: the paper.
+      options: keyword arguments that rebuild this law from the registry (``f="power"``).
+      random_starts: prior draws added to the grid starts (for laws with many per-domain params).
+      valid: optional ``inputs -> bool mask`` of rows where the formula is defined; other rows are set
+        aside at fit time with ``invalid_reason``.
+    """
+
+    name: str
+    params: tuple[Param, ...]
+    log_loss: Callable[[Mapping[str, Array], Inputs], Array]
+    needs: frozenset[str]
+    formula: str
+    reference: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    random_starts: int = 0
+    valid: Callable[[Inputs], Array] | None = None
+    invalid_reason: str = ""
+
+    def __post_init__(self):
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"law {self.name!r} declares a parameter twice: {names}")
+        unknown = set(self.needs) - {"params", "tokens", "weights", "own_weight"}
+        if unknown:
+            raise ValueError(f"law {self.name!r} needs unknown inputs {sorted(unknown)}")
+
+    @property
+    def dims(self) -> frozenset[str]:
+        """Every coordinate any parameter varies over."""
+        return frozenset(d for p in self.params for d in p.dims)
+
+    @property
+    def separable(self) -> bool:
+        """True when every parameter is per target, so each target can be fitted on its own."""
+        return all(p.dims[:1] == ("target",) for p in self.params)
+
+    def predict(self, theta: Mapping[str, Array], inputs: Inputs) -> Array:
+        """Predicted loss (``exp`` of :attr:`log_loss`)."""
+        return jnp.exp(self.log_loss(theta, inputs))
+
+    def layout(self, coords: Mapping[str, tuple[str, ...]]) -> "Layout":
+        return Layout(self, {k: tuple(v) for k, v in coords.items()})
+
+
+class Slot(NamedTuple):
+    param: Param
+    shape: tuple[int, ...]
+    start: int
+    size: int
+
+
+class Layout:
+    """A law bound to coordinates: flat unconstrained vector <-> named constrained arrays."""
+
+    def __init__(self, law: Law, coords: Mapping[str, tuple[str, ...]]):
+        missing = sorted(law.dims - set(coords))
+        if missing:
+            raise ValueError(f"law {law.name!r} needs coordinates {missing}")
+        self.law = law
+        self.coords = dict(coords)
+        slots, start = [], 0
+        for p in law.params:
+            shape = tuple(len(coords[d]) for d in p.dims)
+            size = math.prod(shape)
+            slots.append(Slot(p, shape, start, size))
+            start += size
+        self.slots = tuple(slots)
+        self.size = start
+
+    def _key(self):
+        return (id(self.law), tuple((s.param.name, s.shape) for s in self.slots))
+
+    def __hash__(self):  # equal law and shapes -> one compiled program, whatever the labels
+        return hash(self._key())
+
+    def __eq__(self, other):
+        return isinstance(other, Layout) and self._key() == other._key()
+
+    def unpack(self, z: Array) -> dict[str, Array]:
+        """Flat unconstrained ``z[size]`` -> ``{name: constrained array}``."""
+        return {
+            s.param.name: s.param.to_constrained(z[s.start : s.start + s.size].reshape(s.shape))
+            for s in self.slots
+        }
+
+    def pack(self, theta: Mapping[str, Array]) -> Array:
+        """``{name: constrained array}`` -> flat unconstrained vector."""
+        return jnp.concatenate(
+            [jnp.ravel(s.param.to_unconstrained(jnp.broadcast_to(theta[s.param.name], s.shape))) for s in self.slots]
+        )
+
+    def element_names(self) -> list[str]:
+        """One name per scalar, in flat order: ``alpha[de]``, ``t[pile_cc,github]``, ``E``."""
+        names = []
+        for s in self.slots:
+            labels = [self.coords[d] for d in s.param.dims]
+            for index in itertools.product(*labels):
+                names.append(f"{s.param.name}[{','.join(index)}]" if index else s.param.name)
+        return names
+
+    def grid(self) -> np.ndarray:
+        """Every combination of the params' grid values, each broadcast over its dims: ``[starts, size]``."""
+        per_slot = [np.asarray(s.param.to_unconstrained(np.asarray(s.param.grid, dtype=float))) for s in self.slots]
+        combos = np.array(list(itertools.product(*per_slot)), dtype=float).reshape(-1, len(self.slots))
+        return np.concatenate([np.repeat(combos[:, k : k + 1], s.size, axis=1) for k, s in enumerate(self.slots)], axis=1)
+
+    def prior_loc_scale(self) -> tuple[np.ndarray, np.ndarray]:
+        """Normal prior location and scale for each unconstrained element: two ``[size]`` arrays."""
+        loc = np.concatenate([np.full(s.size, s.param.prior[0]) for s in self.slots])
+        scale = np.concatenate([np.full(s.size, s.param.prior[1]) for s in self.slots])
+        return loc, scale
+
+
+def safe_log(x: Array) -> Array:
+    """``log(x)`` with ``log(0) = -inf`` and a finite gradient at 0 (for weights that are exactly 0)."""
+    positive_x = jnp.where(x > 0, x, 1.0)
+    return jnp.where(x > 0, jnp.log(positive_x), -jnp.inf)

@@ -1,0 +1,64 @@
+"""Parametric loss in parameters and tokens (Hoffmann et al., 2022, approach 3)."""
+
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import logsumexp
+
+from scalemix.laws.base import Inputs, Law, Param, positive, real
+
+_A_GRID = tuple(float(np.exp(a)) for a in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0))
+_E_GRID = tuple(float(np.exp(e)) for e in (-1.0, -0.5, 0.0, 0.5, 1.0))
+_EXPONENT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def _log_loss(theta, x: Inputs):
+    i = x.target
+    terms = jnp.stack(
+        [
+            jnp.log(theta["E"][i]) * jnp.ones_like(x.params),
+            jnp.log(theta["A"][i]) - theta["alpha"][i] * jnp.log(x.params),
+            jnp.log(theta["B"][i]) - theta["beta"][i] * jnp.log(x.tokens),
+        ]
+    )
+    return logsumexp(terms, axis=0)
+
+
+def chinchilla() -> Law:
+    """``L = E + A / N^alpha + B / D^beta`` per target.
+
+    Hoffmann et al. "Training Compute-Optimal Large Language Models", NeurIPS 2022 (arXiv:2203.15556),
+    approach 3; predicted as ``logsumexp(a - alpha log N, b - beta log D, e)`` with ``A = exp(a)``,
+    ``B = exp(b)``, ``E = exp(e)``. The multi-start grid is Hoffmann's 4,500 points: alpha, beta in
+    {0, .5, ..., 2}, e in {-1, -.5, ..., 1}, a, b in {0, 5, ..., 25}. The exponents are unconstrained
+    reals, as in Hoffmann's and Besiroglu et al.'s (2024) fits.
+    """
+    return Law(
+        name="chinchilla",
+        params=(
+            Param("E", constraint=positive, prior=(0.5, 1.0), grid=_E_GRID),
+            Param("A", constraint=positive, prior=(6.0, 5.0), grid=_A_GRID),
+            Param("B", constraint=positive, prior=(7.0, 5.0), grid=_A_GRID),
+            Param("alpha", constraint=real, prior=(0.4, 0.5), grid=_EXPONENT_GRID),
+            Param("beta", constraint=real, prior=(0.4, 0.5), grid=_EXPONENT_GRID),
+        ),
+        log_loss=_log_loss,
+        needs=frozenset({"params", "tokens"}),
+        formula="L = E + A / N^alpha + B / D^beta",
+        reference="Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (approach 3)",
+    )
+
+
+def compute_optimal(theta, flops):
+    """Compute-optimal allocation of a FLOP budget ``C = 6 N D`` under the Chinchilla law.
+
+    Minimising ``A N^-alpha + B D^-beta`` subject to ``6 N D = C`` gives (Hoffmann et al. 2022, eq. 4)
+    ``N* = G (C/6)^(beta/(alpha+beta))``, ``D* = G^-1 (C/6)^(alpha/(alpha+beta))`` with
+    ``G = (alpha A / (beta B))^(1/(alpha+beta))``. ``theta`` holds arrays of any matching shape (one
+    target, or draws), so this vectorises over draws. Returns ``(N*, D*, D*/N*)``.
+    """
+    alpha, beta = theta["alpha"], theta["beta"]
+    g = (alpha * theta["A"] / (beta * theta["B"])) ** (1.0 / (alpha + beta))
+    budget = jnp.asarray(flops) / 6.0
+    params = g * budget ** (beta / (alpha + beta))
+    tokens = budget / params
+    return params, tokens, tokens / params

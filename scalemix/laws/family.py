@@ -1,0 +1,44 @@
+"""Multilingual language-model family law (He et al., 2024)."""
+
+import jax.numpy as jnp
+from jax.scipy.special import logsumexp
+
+from scalemix.laws.base import Inputs, Law, Param, positive
+
+
+def _log_loss(theta, x: Inputs):
+    i = x.target
+    terms = jnp.stack(
+        [
+            jnp.log(theta["E"][i]) * jnp.ones_like(x.params),
+            jnp.log(theta["A"][i]) - theta["alpha"][i] * jnp.log(x.params),
+            jnp.log(theta["B"][i]) - theta["beta"][i] * jnp.log(x.tokens),
+        ]
+    )
+    return logsumexp(terms, axis=0) - theta["gamma"][i] * jnp.log(x.own_weight)
+
+
+def multilingual_family() -> Law:
+    """``L_i = (E_i + A_i / N^alpha_i + B_i / D^beta_i) * p_i^-gamma_i``.
+
+    He, Zhang, Zhang, Li, Ji, Carbonell. "Scaling Laws for Multilingual Language Models", 2024
+    (arXiv:2410.12883): the loss of language family ``i`` scales with its own sampling ratio ``p_i``
+    (column ``w.<target>``) as a power, independently of the other families' ratios.
+    """
+    return Law(
+        name="multilingual-family",
+        params=(
+            Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
+            Param("A", constraint=positive, prior=(6.0, 5.0), grid=(1.0, 148.4, 22026.0)),
+            Param("B", constraint=positive, prior=(7.0, 5.0), grid=(1.0, 148.4, 22026.0)),
+            Param("alpha", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
+            Param("beta", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
+            Param("gamma", constraint=positive, prior=(-3.0, 1.5), grid=(0.01, 0.1)),
+        ),
+        log_loss=_log_loss,
+        needs=frozenset({"params", "tokens", "own_weight"}),
+        formula="L_i = (E_i + A_i / N^alpha_i + B_i / D^beta_i) * p_i^-gamma_i",
+        reference="He et al. 2024, Scaling Laws for Multilingual Language Models",
+        valid=lambda x: x.own_weight > 0,
+        invalid_reason="the target's own weight p is 0: p^-gamma is infinite",
+    )
