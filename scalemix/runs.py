@@ -23,7 +23,9 @@ renormalised and counted in the notes; further from 1 they are an error.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import operator
 import re
 import sys
 import tomllib
@@ -196,9 +198,10 @@ def _check_option_types(options: Mapping[str, Any], origin: str, known: Mapping[
     for key, value in options.items():
         if key not in known:
             raise RunTableError(f"{origin}: unknown option {key!r}; known options: {', '.join(sorted(known))}")
-        if not isinstance(value, known[key]) or (key == "ignore_columns" and not all(isinstance(v, str) for v in value)):
+        wrong_type = not isinstance(value, known[key]) or (isinstance(value, bool) and bool not in known[key])
+        if wrong_type or (key == "ignore_columns" and not all(isinstance(v, str) for v in value)):
             wanted = " or ".join(t.__name__ for t in known[key])
-            raise RunTableError(f"{origin}: option {key!r} must be a {wanted}, got {value!r}")
+            raise RunTableError(f"{origin}: option {key!r} must be {wanted}, got {value!r}")
 
 
 def _parse_options(options: Mapping[str, Any], origin: str) -> _Options:
@@ -238,8 +241,8 @@ def read(source: Any, **options: Any) -> RunTable:
     the file that is otherwise ``source``):
 
     - ``weights``: path of a separate weights file, one row per run, joined on ``join``;
-    - ``join``: the run key column (in both files when there are two); defaults to ``run_id``;
-    - ``run_id``: the column holding run ids, if not ``join`` / ``run_id``;
+    - ``join``: the run key column (in both files when there are two); default ``run_id``;
+    - ``run_id``: the column holding run ids; default: ``join``, else ``run_id``;
     - ``weight_columns``: regex (matching the whole column name) whose one group is the domain name, e.g.
       ``"train_the_pile_(.*)"``; default: ``w.<domain>`` columns, or every column of a weights file other
       than the key and columns it shares with the metrics file;
@@ -251,7 +254,8 @@ def read(source: Any, **options: Any) -> RunTable:
     - ``ignore_columns``: columns to leave out (e.g. pandas index dumps), listed in the notes;
     - ``strict``: raise on a bad loss instead of setting the row aside.
 
-    Raises :class:`~scalemix.errors.RunTableError` (one line naming file, row, column, value and the fix).
+    Keyword options given with a spec file override its keys. Raises
+    :class:`~scalemix.errors.RunTableError` (one line naming file, row, column, value and the fix).
     """
     if isinstance(source, pl.DataFrame):
         return _read_frame(source, "<polars frame>", _parse_options(options, "read()"))
@@ -325,15 +329,13 @@ def _read_file(path: Path, text_columns: Sequence[str]) -> pl.DataFrame:
 
 def _read_frame(metrics: pl.DataFrame, label: str, options: _Options) -> RunTable:
     """The run table of ``metrics`` (read from ``label``), joined with ``options.weights`` if given."""
-    weights = None
-    if options.weights is not None:
-        weights_label = str(options.weights)
-        weights = _read_file(Path(options.weights), [options.join_column])
-    notes = _ignored_columns_note(options.ignore_columns, [metrics] + ([weights] if weights is not None else []))
+    weights = None if options.weights is None else _read_file(Path(options.weights), [options.join_column])
+    ignored = _ignored_columns_note(options.ignore_columns, [f for f in (metrics, weights) if f is not None])
     metrics = _prepare(metrics, label, options.id_column, options.ignore_columns)
     if weights is None:
         frame, renormalised = _mixture(metrics, label, options, exclude=[options.id_column], everything=False)
     else:
+        weights_label = str(options.weights)
         weights = _prepare(weights, weights_label, options.join_column, options.ignore_columns)
         shared = [c for c in weights.columns if c in metrics.columns]
         weights, renormalised = _mixture(weights, weights_label, options, exclude=shared, everything=True)
@@ -342,7 +344,7 @@ def _read_frame(metrics: pl.DataFrame, label: str, options: _Options) -> RunTabl
     frame = _standard_columns(frame, label, options)
     _check_unique_rows(frame, label)
     kept, rejected = _split_bad_losses(frame, label, options.strict)
-    notes = [n for n in (renormalised, notes, _rejected_note(rejected, frame.height)) if n]
+    notes = [n for n in (renormalised, ignored, _rejected_note(rejected, frame.height)) if n]
     return RunTable(frame=kept, rejected=rejected, notes=tuple(notes), source=label, loss_unit=options.loss_unit)
 
 
@@ -372,7 +374,7 @@ def _prepare(frame: pl.DataFrame, label: str, key: str, ignored: Sequence[str]) 
     frame = frame.with_row_index(_ROW, offset=1).with_columns(
         pl.col(_ROW).cast(pl.Int64), pl.col(key).cast(pl.Utf8).alias(_RUN)
     )
-    _require(frame, label, {key: pl.col(_RUN).is_null()}, "run id is missing", "give every row a run id")
+    _require(frame, label, {key: pl.col(_RUN).is_null()}, "is empty", "give every row a run id")
     return frame
 
 
@@ -395,7 +397,9 @@ def _mixture(
         return frame, ""
     frame = _as_numbers(frame, label, list(domains), "write 0 for a domain the run did not train on")
     _require(frame, label, {c: pl.col(c) < 0 for c in domains}, "is a negative weight", "weights are shares >= 0")
-    total = pl.sum_horizontal(list(domains))
+    # a left fold, not pl.sum_horizontal: its summation order (hence the last bit) varies between runs
+    frame = frame.with_columns(functools.reduce(operator.add, map(pl.col, domains)).alias("__total"))
+    total = pl.col("__total")
     off = (total - 1).abs()
     far = _first_violation(frame, {"sum": off > WEIGHT_SUM_TOLERANCE})
     if far is not None:
@@ -407,10 +411,12 @@ def _mixture(
         )
     rescale = off > _ROUND_OFF
     count, low, high = frame.select(
-        rescale.sum().alias("count"), total.filter(rescale).min().alias("low"), total.filter(rescale).max().alias("high")
+        rescale.sum().alias("count"),
+        total.filter(rescale).min().alias("low"),
+        total.filter(rescale).max().alias("high"),
     ).row(0)
     frame = frame.with_columns(pl.when(rescale).then(pl.col(c) / total).otherwise(pl.col(c)) for c in domains)
-    frame = frame.rename({c: WEIGHT_PREFIX + d for c, d in domains.items()})
+    frame = frame.drop("__total").rename({c: WEIGHT_PREFIX + d for c, d in domains.items()})
     if not count:
         return frame, ""
     return frame, (
@@ -419,7 +425,9 @@ def _mixture(
     )
 
 
-def _join_weights(metrics: pl.DataFrame, label: str, weights: pl.DataFrame, weights_label: str, key: str) -> pl.DataFrame:
+def _join_weights(
+    metrics: pl.DataFrame, label: str, weights: pl.DataFrame, weights_label: str, key: str
+) -> pl.DataFrame:
     """``metrics`` with each run's weights (and other weights-file columns) from ``weights``, joined on ``key``.
 
     Every run must be in both files; columns the files share must agree.
@@ -468,10 +476,8 @@ def _long_losses(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataF
     targets = _regex_names(candidates, options.loss_columns, "loss_columns", "target", label)
     clash = [c for c in ("target", "loss") if c in frame.columns and c not in targets]
     if clash or options.target is not None:
-        raise RunTableError(
-            f"{label}: loss_columns names the targets, so the file cannot also have a {clash[0] if clash else 'target'!r} "
-            "column or a target= option; drop one of the two"
-        )
+        other = f"a {clash[0]!r} column" if clash else f"target={options.target!r}"
+        raise RunTableError(f"{label}: loss_columns names the targets, so {other} cannot be used as well; drop one")
     position = {c: i for i, c in enumerate(targets)}
     long = frame.unpivot(
         on=list(targets),
@@ -530,7 +536,8 @@ def _standard_columns(frame: pl.DataFrame, label: str, options: _Options) -> pl.
     )
     integers = [c for c in ("step", "seed") if c in frame.columns]
     frame = _as_numbers(frame, label, integers, "write a whole number")
-    _require(frame, label, {c: pl.col(c) != pl.col(c).round() for c in integers}, "is not whole", "write a whole number")
+    whole = {c: pl.col(c) != pl.col(c).round() for c in integers}
+    _require(frame, label, whole, "is not whole", "write a whole number")
     weights = sorted(c for c in frame.columns if c.startswith(WEIGHT_PREFIX))
     consumed = {_ROW, _RUN, _COLUMN, options.id_column, *sources, *_STANDARD, *weights}
     extras = [c for c in frame.columns if c not in consumed]
@@ -692,7 +699,8 @@ def _first_repeat(frame: pl.DataFrame, keys: Sequence[str]) -> tuple[int, int] |
 
 def _where(frame: pl.DataFrame, label: str, index: int) -> str:
     """'<file> row <n> (run <id>)' for the row at ``index``."""
-    return f"{label} row {frame[_ROW][index]} (run {frame[_RUN][index]!r})"
+    run = frame[_RUN][index]
+    return f"{label} row {frame[_ROW][index]} ({'no run id' if run is None else f'run {run!r}'})"
 
 
 def _listing(names: Sequence[str] | pl.Series, limit: int = _LISTED) -> str:
