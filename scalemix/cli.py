@@ -43,7 +43,7 @@ def _global_options(
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of errors (give it before the command)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors (give it before the command)."),
 ) -> None:
     """Fit scaling laws (size, tokens, data mixture) to logged training runs."""
 
