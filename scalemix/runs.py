@@ -514,6 +514,11 @@ def _single_loss(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataF
 
 def _standard_columns(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataFrame:
     """The table's columns in their standard order and types (loss still as read), plus row bookkeeping."""
+    if options.id_column != "run_id" and "run_id" in frame.columns:
+        raise RunTableError(
+            f"{label}: run ids come from column {options.id_column!r}, but the file also has a 'run_id' column; "
+            "drop or rename one"
+        )
     sources = []
     for name in ("params", "tokens"):
         given = getattr(options, name)

@@ -100,9 +100,13 @@ def test_params_tokens_and_target_from_options(tmp_path):
     assert table.frame.columns == ["run_id", "params", "tokens", "target", "loss"]  # N and name consumed
 
 
-def test_number_option_clashing_with_a_column_is_fatal(good_csv):
+def test_options_clashing_with_columns_are_fatal(good_csv):
     with pytest.raises(RunTableError, match="params=1000000.0 was given but the file has a 'params' column"):
         read(good_csv, params=1e6)
+    with pytest.raises(RunTableError, match="has a 'target' column and target='dev' was given"):
+        read(good_csv, target="dev")
+    with pytest.raises(RunTableError, match="run ids come from column 'lr', but the file also has a 'run_id' column"):
+        read(good_csv, run_id="lr")
 
 
 # --- wide and paired files -------------------------------------------------------------------------------
