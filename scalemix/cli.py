@@ -127,7 +127,7 @@ def sweep(
     config: str = typer.Argument(None, help="A sweep TOML file (or give --preset)."),
     preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt."),
     out: str = typer.Option("runs.parquet", "--out", help="Run table to write (.parquet or .csv); finished runs in it are skipped."),
-    executor: str = typer.Option("local", "--executor", help="'local' or 'ray' (needs scalemix[ray])."),
+    executor: str = typer.Option("local", "--executor", help="'local' or 'ray' (Ray comes with the optional 'ray' extra)."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
     workers: int = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 1 for vmapped GPU sweeps)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),

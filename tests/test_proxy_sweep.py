@@ -1,0 +1,141 @@
+"""Sweeps: configs, mixture designs, run-table rows, resume, the CLI preset, the Ray executor."""
+
+import os
+
+import numpy as np
+import polars as pl
+import pytest
+
+from scalemix.cli import main
+from scalemix.errors import ScalemixError
+from scalemix.proxy import corpus, executors, mixtures, sweep
+
+CONFIG = """
+name = "test"
+[corpus]
+source = "synthetic"
+langs = ["de", "en", "fr"]
+n_segments = 400
+[model]
+n_layers = 1
+seq_len = 32
+[train]
+steps = 30
+[[cohort]]
+name = "lm"
+mode = "lm"
+domains = ["de", "en", "fr"]
+d_model = [16]
+seeds = [0]
+mixture = { design = "dirichlet", n = 2, alpha = 1.0, seed = 4 }
+"""
+
+
+class CountingExecutor(executors.InlineExecutor):
+    def __init__(self):
+        self.runs = 0
+
+    def run(self, fn, jobs):
+        for job, rows in super().run(fn, jobs):
+            self.runs += len(job.runs)
+            yield job, rows
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep")
+    (path / "s.toml").write_text(CONFIG)
+    config = sweep.load_config(path / "s.toml")
+    first = CountingExecutor()
+    table = sweep.run_sweep(config, path / "runs.parquet", first, progress=False, say=lambda m: None)
+    return config, path, table, first
+
+
+def test_rows_follow_the_run_table_format(swept):
+    config, _, table, first = swept
+    assert first.runs == 2 and table.height == 6  # 2 runs x 3 targets
+    assert table.columns[:9] == ["run_id", "params", "tokens", "seed", "target", "loss", "w.de", "w.en", "w.fr"]
+    assert table.schema["params"] == pl.Float64 and table.schema["seed"] == pl.Int64
+    np.testing.assert_allclose(table.select(pl.sum_horizontal("^w\\..*$")).to_series(), 1.0)
+    expected = mixtures.dirichlet(["de", "en", "fr"], n=2, alpha=1.0, seed=4)
+    got = table.filter(pl.col("target") == "de").sort("w.de")[["w.de", "w.en", "w.fr"]].to_numpy()
+    np.testing.assert_allclose(got, expected[np.argsort(expected[:, 0])])
+    assert set(table["target"]) == {"de", "en", "fr"}
+    assert (table["params"] == 12 * 16**2 + 13 * 16 + 32).all() and (table["tokens"] == 30 * 8 * 32).all()
+    assert (table["loss"] < 5.0).all() and (table["flops"] > 0).all() and (table["wall_s"] > 0).all()
+
+
+def test_resume_skips_finished_runs(swept):
+    config, path, table, _ = swept
+    again = CountingExecutor()
+    resumed = sweep.run_sweep(config, path / "runs.parquet", again, progress=False, say=lambda m: None)
+    assert again.runs == 0
+    assert resumed.sort(["run_id", "target"]).equals(table.sort(["run_id", "target"]))
+
+
+def test_run_id_is_a_content_hash(swept):
+    config, _, table, _ = swept
+    jobs = sweep.plan(config, say=lambda m: None)
+    assert sorted(r.run_id for j in jobs for r in j.runs) == sorted(set(table["run_id"]))
+    run = jobs[0].runs[0]
+    other = sweep.run_id("fp", run.model, run.train, run.weights, run.seed)
+    assert other == sweep.run_id("fp", run.model, run.train, run.weights, run.seed)
+    assert other != sweep.run_id("fp", run.model, run.train, run.weights, run.seed + 1)
+
+
+def test_cohorts_with_other_domains_get_zero_weight():
+    rows = [
+        {"run_id": "a", "params": 1.0, "tokens": 1.0, "seed": 0, "target": "en-de", "loss": 1.0, "w.en-de": 1.0},
+        {"run_id": "b", "params": 1.0, "tokens": 1.0, "seed": 0, "target": "de-en", "loss": 1.0, "w.de-en": 1.0},
+    ]
+    frame = sweep.to_frame(rows)
+    assert frame["w.de-en"].to_list() == [0.0, 1.0] and frame["w.en-de"].to_list() == [1.0, 0.0]
+
+
+def test_mixture_designs():
+    np.testing.assert_allclose(mixtures.grid(["a", "b"], [0.1, 1.0]), [[0.1, 0.9], [1.0, 0.0]])
+    d = mixtures.dirichlet(["a", "b", "c"], n=500, alpha=2.0, seed=0)
+    np.testing.assert_allclose(d.sum(1), 1.0)
+    assert abs(d[:, 0].mean() - 1 / 3) < 5 * np.sqrt(2 / 63 / 500)  # Var of a Dirichlet(2,2,2) margin: 2/63
+    np.testing.assert_allclose(mixtures.from_list(["a", "b"], [[1, 3], {"b": 2.0}]), [[0.25, 0.75], [0, 1]])
+    with pytest.raises(ScalemixError, match="exactly 2 domains"):
+        mixtures.grid(["a", "b", "c"], [0.5])
+    with pytest.raises(ScalemixError, match="unknown domains"):
+        mixtures.from_list(["a"], [{"z": 1}])
+
+
+def test_bad_config_names_file_key_and_fix(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(CONFIG.replace("steps = 30", "stepz = 30"))
+    with pytest.raises(ScalemixError, match=r"bad.toml \[train\]: unknown key 'stepz' \(value 30\); allowed keys"):
+        sweep.load_config(bad)
+    with pytest.raises(ScalemixError, match="does not exist"):
+        sweep.load_config(tmp_path / "none.toml")
+
+
+def test_cli_cpu_tiny_preset(tmp_path, capsys):
+    out = tmp_path / "tiny.csv"
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "--preset", "cpu-tiny", "--out", str(out), "--workers", "1", "--no-progress"])
+    assert exit_.value.code in (0, None)
+    text = capsys.readouterr().out
+    if not corpus.catalogs_available(["de", "fr"]):
+        assert "using the synthetic corpus" in text
+    table = pl.read_csv(out)
+    assert table.height == 8 and set(table["target"]) == {"en-de", "en-fr"}
+    assert (table["loss"] < 5.0).all()
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SCALEMIX_TEST_RAY"),
+    reason="starting a local Ray takes 30-60 s on 2 cores: set SCALEMIX_TEST_RAY=1 (needs scalemix[ray])",
+)
+def test_ray_executor_on_a_local_ray(swept, tmp_path):
+    ray = pytest.importorskip("ray", reason="the Ray executor needs the optional extra scalemix[ray]")
+    config, path, table, _ = swept
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        got = sweep.run_sweep(config, tmp_path / "ray.parquet", executors.RayExecutor(), progress=False, say=lambda m: None)
+    finally:
+        ray.shutdown()
+    np.testing.assert_allclose(got.sort(["run_id", "target"])["loss"], table.sort(["run_id", "target"])["loss"], rtol=1e-4)
