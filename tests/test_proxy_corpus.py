@@ -127,3 +127,18 @@ def test_user_corpora_and_readable_errors(tmp_path):
         tasks.build(tasks.TaskSpec("lm", ("ja",)), c)
     with pytest.raises(ScalemixError, match="must read 'src-tgt'"):
         tasks.TaskSpec("translation", ("ende",))
+
+
+def test_libreoffice_help_aligns_paragraphs_by_file_and_id(tmp_path):
+    pages = {
+        "en-US": '<p id="par_1" class="paragraph">Open a <emph>file</emph></p><p id="par_2">Close</p><p>no id</p>',
+        "de": '<p id="par_2">Schlie&szlig;en</p><p id="par_1">Eine <emph>Datei</emph> öffnen</p><p id="x">Nur DE</p>',
+    }
+    for lang, html in pages.items():
+        (tmp_path / lang / "text").mkdir(parents=True)
+        (tmp_path / lang / "text" / "a.html").write_text(f"<html><body>{html}</body></html>", encoding="utf-8")
+    c = corpus.read_libreoffice_help(tmp_path)
+    assert c.segments["de"] == {"Open a file": "Eine Datei öffnen", "Close": "Schließen"}
+    assert c.segments["en"] == {"Open a file": "Open a file", "Close": "Close"} and c.parallel
+    with pytest.raises(ScalemixError, match="needs an en-US/ folder"):
+        corpus.read_libreoffice_help(tmp_path / "de")

@@ -9,6 +9,9 @@ Sources:
 
 - :func:`read_catalogs` -- the translation catalogs installed on Debian systems
   (``/usr/share/locale/*/LC_MESSAGES/*.mo``, GPL/LGPL text: read at run time, never committed).
+- :func:`read_libreoffice_help` -- LibreOffice help pages (MPL-2.0; an optional download, e.g.
+  ``apt-get download libreoffice-help-de libreoffice-help-en-us`` then ``dpkg -x`` each package),
+  paragraph-aligned by ``<p id=...>`` across languages: several MB more parallel text per language.
 - :func:`read_text_dir` -- a directory of ``<lang>.txt`` files (one segment per line; not parallel).
 - :func:`read_tsv` -- a TSV of parallel segments whose header row names the languages.
 - :func:`synthetic` -- generated languages with controllable entropy and shared structure (tests).
@@ -19,6 +22,7 @@ from __future__ import annotations
 import gettext
 import hashlib
 import re
+from html.parser import HTMLParser
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +143,80 @@ def read_catalogs(langs, root: Path = CATALOG_ROOT) -> Corpus:
         segments[lang] = merged
     segments["en"] = {k: k for per in segments.values() for k in per}
     return Corpus("catalogs", segments, True, _fingerprint("catalogs", _CLEANING_VERSION, stamp))
+
+
+# --- LibreOffice help -------------------------------------------------------------------------
+
+
+class _IdParagraphs(HTMLParser):
+    """Text of every ``<p>``/``<h1-6>`` element that has an ``id``, by id."""
+
+    _TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.found: dict[str, str] = {}
+        self._id, self._depth, self._text = None, 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if self._id is not None:
+            self._depth += tag in self._TAGS
+        elif tag in self._TAGS and dict(attrs).get("id"):
+            self._id, self._depth, self._text = dict(attrs)["id"], 0, []
+
+    def handle_endtag(self, tag):
+        if self._id is None or tag not in self._TAGS:
+            return
+        if self._depth:
+            self._depth -= 1
+            return
+        self.found.setdefault(self._id, "".join(self._text))
+        self._id = None
+
+    def handle_data(self, data):
+        if self._id is not None:
+            self._text.append(data)
+
+
+def _help_lang(dirname: str) -> str:
+    """``en-US`` -> ``en``, ``pt-BR`` -> ``pt-br``, ``de`` -> ``de``."""
+    return "en" if dirname.lower().startswith("en") else dirname.lower()
+
+
+def read_libreoffice_help(root) -> Corpus:
+    """Extracted LibreOffice help (``root/<lang>/**/*.html``, English under ``en-US``) as a parallel
+    corpus: paragraphs with the same file path and ``id`` are translations; the key is the English
+    paragraph. Raises :class:`ScalemixError` without an English directory."""
+    root = Path(root)
+    langs = {_help_lang(d.name): d for d in sorted(root.iterdir()) if d.is_dir()} if root.is_dir() else {}
+    if "en" not in langs:
+        raise ScalemixError(
+            f"LibreOffice help dir {str(root)!r} needs an en-US/ folder beside the other languages "
+            "(apt-get download libreoffice-help-en-us, then dpkg -x it into the same help/ folder)"
+        )
+
+    def paragraphs(d: Path) -> dict[tuple[str, str], str]:
+        out = {}
+        for f in sorted(d.rglob("*.html")):
+            parser = _IdParagraphs()
+            parser.feed(f.read_text(encoding="utf-8", errors="replace"))
+            rel = str(f.relative_to(d))
+            out.update({(rel, pid): clean(text) for pid, text in parser.found.items()})
+        return out
+
+    english = paragraphs(langs["en"])
+    segments: dict[str, dict[str, str]] = {"en": {}}
+    for lang, d in langs.items():
+        if lang == "en":
+            continue
+        per = segments.setdefault(lang, {})
+        for where, text in paragraphs(d).items():
+            key = english.get(where)
+            if key and text and text != key:
+                per.setdefault(key, text)
+                segments["en"][key] = key
+    stamp = [(str(f.relative_to(root)), f.stat().st_size) for f in sorted(root.rglob("*.html"))]
+    return Corpus("libreoffice-help", segments, True, _fingerprint("lohelp", _CLEANING_VERSION, stamp))
 
 
 # --- user corpora -------------------------------------------------------------------------------

@@ -211,16 +211,20 @@ _ARRAY_FIELDS = (
 
 def open_corpus(corpus_spec: dict) -> corpus_mod.Corpus:
     """A corpus from a spec: ``{"source": "catalogs", "langs": [...]}``, ``{"source": "synthetic", ...}``
-    (keyword arguments of :func:`~scalemix.proxy.corpus.synthetic`), ``{"source": "dir", "path": ...}`` or
-    ``{"source": "tsv", "path": ...}``."""
+    (keyword arguments of :func:`~scalemix.proxy.corpus.synthetic`), ``{"source": "dir", "path": ...}``,
+    ``{"source": "tsv", "path": ...}`` or ``{"source": "libreoffice", "path": ...}``."""
     spec = dict(corpus_spec)
     source = spec.pop("source", None)
     if source == "catalogs":
         return corpus_mod.read_catalogs(spec.pop("langs"), **spec)
     if source == "synthetic":
         return corpus_mod.synthetic(**spec)
+    if source == "libreoffice":
+        return corpus_mod.read_libreoffice_help(spec["path"])
     if source == "dir":
         return corpus_mod.read_text_dir(spec["path"])
     if source == "tsv":
         return corpus_mod.read_tsv(spec["path"])
-    raise ScalemixError(f"corpus source {source!r} is not known; use 'catalogs', 'synthetic', 'dir' or 'tsv'")
+    raise ScalemixError(
+        f"corpus source {source!r} is not known; use 'catalogs', 'synthetic', 'libreoffice', 'dir' or 'tsv'"
+    )
