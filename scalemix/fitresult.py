@@ -20,7 +20,6 @@ import polars as pl
 from scalemix import laws
 from scalemix._x64 import float64
 from scalemix.errors import FitError
-from scalemix.fit.design import design
 from scalemix.laws import Law, Layout
 
 FORMAT_VERSION = 1
@@ -118,6 +117,8 @@ class Fit:
 
     def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
         """Query rows (one per point and target) and their predicted log loss, ``[S, rows]``."""
+        from scalemix.fit.design import design  # here, not at the top: scalemix.fit imports this module
+
         frame = self._query_frame(query)
         with float64():
             d = design(frame, self.law, self.coords, observed=False)
