@@ -139,6 +139,216 @@ def sweep(
     typer.echo(f"wrote {out}: {table.height} rows")
 
 
+_FIT_OPTIONS = ("seed", "n_boot", "delta", "chains", "draws", "warmup", "hierarchical", "likelihood")
+
+
+@app.command()
+def fit(
+    source: str = typer.Argument(..., help="A dataset name, a .csv/.parquet/.jsonl file, or a .toml spec file."),
+    law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...)."),
+    out: str = typer.Option(..., "--out", help="Directory to save the fit in (fit.json + draws.npz)."),
+    target: list[str] = typer.Option(None, "--target", help="Fit only this target (repeat for several)."),
+    method: str = typer.Option("point", "--method", help="Fit method: point, bootstrap (and nuts, svi where installed)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (starts, resamples, chains)."),
+    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples."),
+    delta: float = typer.Option(None, "--delta", help="Huber delta on log-loss residuals (default 1e-3)."),
+    chains: int = typer.Option(None, "--chains", help="MCMC chains."),
+    draws: int = typer.Option(None, "--draws", help="Posterior draws per chain."),
+    warmup: int = typer.Option(None, "--warmup", help="MCMC warm-up iterations per chain."),
+    hierarchical: bool = typer.Option(None, "--hierarchical/--no-hierarchical", help="Partial pooling across targets."),
+    likelihood: str = typer.Option(None, "--likelihood", help="Observation noise model (e.g. normal, student-t)."),
+    law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear)."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (law, method, objective, params, diagnostics)."),
+) -> None:
+    """Fit a law to run logs and save it; prints the parameters (median and 95% interval)."""
+    from scalemix import laws, runs
+    from scalemix.fit import METHODS, fit as fit_runs
+
+    table = runs.read(source)
+    if target:
+        table = table.select(targets=target)
+    chosen = laws.get(law, **_key_values(law_option or [], "--law-option"))
+    given = {name: value for name, value in locals().items() if name in _FIT_OPTIONS and value is not None}
+    result = fit_runs(table, chosen, method=method, **_method_options(METHODS, method, given))
+    result.save(out)
+    summary = {**result.to_dict(), "rows_rejected": table.rejected.height, "saved": out}
+    if as_json:
+        _print_json(summary)
+        return
+    _print_fit(summary)
+
+
+def _key_values(pairs: list[str], option: str) -> dict[str, Any]:
+    """``["f=linear", "k=3"]`` -> ``{"f": "linear", "k": 3}`` (numbers and true/false are parsed)."""
+    from scalemix.errors import FitError
+
+    parsed = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise FitError(f"{option} {pair!r} is not KEY=VALUE (e.g. {option} f=linear)")
+        parsed[key.strip()] = _scalar(text.strip())
+    return parsed
+
+
+def _scalar(text: str) -> Any:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _method_options(methods: dict, method: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The given options, checked against the signature of the method's function."""
+    import inspect as signature_inspect
+
+    from scalemix.errors import FitError
+
+    if method not in methods:
+        raise FitError(f"unknown fit method {method!r}; choose one of {', '.join(methods)}")
+    accepted = signature_inspect.signature(methods[method]).parameters
+    refused = [name for name in given if name not in accepted]
+    if refused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        raise FitError(f"fit method {method!r} does not take {flags}; leave it out or choose another --method")
+    return given
+
+
+def _print_fit(summary: dict[str, Any]) -> None:
+    diagnostics = summary["diagnostics"]
+    point = diagnostics.get("point", diagnostics)
+    console = Console()
+    console.print(f"{summary['law']} ({summary['formula']}), method {summary['method']}, {summary['draws']} draw(s)", highlight=False)
+    facts = [f"objective {summary['objective']:.7g}" if summary["objective"] is not None else ""]
+    if "starts" in point:
+        facts.append(f"{point['starts_in_best_basin']} of {point['starts']} starts in the best basin")
+    facts.append(f"{point.get('rows', '?')} rows fitted, {point.get('rows_set_aside', 0)} set aside, {summary['rows_rejected']} rejected when read")
+    console.print("; ".join(f for f in facts if f), highlight=False)
+    for reason in point.get("set_aside_reasons", []):
+        console.print(f"set aside: {reason}", highlight=False)
+    table = Table("parameter", "median", "q025", "q975", box=None)
+    for name, values in summary["params"].items():
+        table.add_row(name, *(_number(values.get(k)) for k in ("median", "q025", "q975")))
+    console.print(table)
+    console.print(f"saved to {summary['saved']}", highlight=False)
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+_WIDE = 200  # columns for result tables, so numbers are never cut to fit an 80-column pipe
+
+
+@app.command()
+def predict(
+    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    at: list[str] = typer.Option(None, "--at", help="A query point, e.g. params=1e10,tokens=2e11,w.de=0.5,w.fr=0.5 (repeat for several)."),
+    grid: str = typer.Option(None, "--grid", help="A .csv/.parquet/.jsonl file of query points, one per row."),
+    target: list[str] = typer.Option(None, "--target", help="Predict only this target (default: every target of the fit)."),
+    levels: str = typer.Option("0.5,0.9", "--levels", help="Central interval levels, comma separated."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (one object per point and target)."),
+) -> None:
+    """Predict the loss at new sizes, token budgets or mixtures, with intervals over the fit's draws.
+
+    Mixture domains a point leaves out weigh 0. lo/hi: the law's (parameter) uncertainty; pred_lo/pred_hi
+    add the observation noise of a single run."""
+    import polars as pl
+
+    from scalemix.errors import FitError
+    from scalemix.fitresult import Fit
+
+    result = Fit.load(fit_dir)
+    query = _query_points(at or [], grid, result.coords.get("domain", ()))
+    if target:
+        query = query.join(pl.DataFrame({"target": list(target)}), how="cross")
+    try:
+        wanted = tuple(float(level) for level in levels.split(","))
+    except ValueError:
+        raise FitError(f"--levels {levels!r} is not a comma-separated list of numbers like 0.5,0.9") from None
+    frame = result.predict(query, levels=wanted)
+    if as_json:
+        _print_json(frame.to_dicts())
+        return
+    table = Table(*frame.columns, box=None)
+    for row in frame.iter_rows():
+        table.add_row(*(value if isinstance(value, str) else _number(value) for value in row))
+    Console(width=_WIDE).print(table)
+
+
+def _query_points(at: list[str], grid: str | None, domains: tuple[str, ...]):
+    """Query frame from ``--at`` points and/or a ``--grid`` file; missing ``w.<domain>`` columns weigh 0."""
+    import polars as pl
+
+    from scalemix.errors import FitError
+
+    frames = []
+    if at:
+        points = [_key_values(point.split(","), "--at") for point in at]
+        frames.append(pl.DataFrame(points, infer_schema_length=None))
+    if grid:
+        reader = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".jsonl": pl.read_ndjson}.get(grid[grid.rfind("."):].lower())
+        if reader is None:
+            raise FitError(f"--grid {grid}: use a .csv, .parquet or .jsonl file of query points")
+        frames.append(reader(grid))
+    if not frames:
+        raise FitError("give the query points: --at params=1e10,tokens=2e11 (repeatable) or --grid FILE")
+    query = pl.concat(frames, how="diagonal_relaxed")
+    given = [c for c in query.columns if c.startswith("w.")]
+    unknown = [c for c in given if c[2:] not in domains]
+    if unknown:
+        raise FitError(f"weight column(s) {', '.join(unknown)} name no domain of this fit; it knows {', '.join(domains) or 'none'}")
+    if given:
+        query = query.with_columns(pl.col(given).fill_null(0.0)).with_columns(
+            pl.lit(0.0).alias(f"w.{d}") for d in domains if f"w.{d}" not in given
+        )
+    return query
+
+
+@app.command()
+def evaluate(
+    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    on: str = typer.Option(..., "--on", help="Held-out runs: a dataset name, a .csv/.parquet/.jsonl file, or a .toml spec."),
+    levels: str = typer.Option("0.5,0.9", "--levels", help="Predictive-interval levels whose coverage to report."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (overall and per-target metrics)."),
+) -> None:
+    """Score a fit on runs it never saw: MAE, RMSE, MRE, R^2, Spearman, Pearson, interval coverage,
+    and regret@1 for mixtures (true loss of the predicted-best run minus the best)."""
+    from scalemix import runs
+    from scalemix.errors import FitError
+    from scalemix.fit.validate import evaluate as score
+    from scalemix.fitresult import Fit
+
+    result = Fit.load(fit_dir)
+    table = runs.read(on)
+    known = [t for t in table.targets if t in result.targets]
+    if not known:
+        raise FitError(f"{on} has none of this fit's targets ({', '.join(result.targets)}); it has {', '.join(table.targets)}")
+    try:
+        wanted = tuple(float(level) for level in levels.split(","))
+    except ValueError:
+        raise FitError(f"--levels {levels!r} is not a comma-separated list of numbers like 0.5,0.9") from None
+    scores = score(result, table.select(targets=known), levels=wanted)
+    scores["in_sample"] = table.fingerprint() == result.provenance.get("data", {}).get("fingerprint")
+    if as_json:
+        _print_json(scores)
+        return
+    console = Console(width=_WIDE)
+    console.print(f"{scores['rows']} rows scored, {scores['rows_set_aside']} set aside", highlight=False)
+    if scores["in_sample"]:
+        console.print("note: these are the runs the fit was fitted on; the scores are in-sample", highlight=False)
+    columns = list(scores["overall"])
+    table_out = Table("target", *columns, box=None)
+    for name, values in [("(all)", scores["overall"]), *scores["targets"].items()]:
+        table_out.add_row(name, *(_number(values.get(c)) if c != "rows" else str(values[c]) for c in columns))
+    console.print(table_out)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run ``app``, turning a ScalemixError or OSError into one line, exit code 2."""
     args = sys.argv[1:] if argv is None else list(argv)

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from scalemix.errors import FitError
+from scalemix.fit.design import design
 from scalemix.fitresult import level_suffix
 
 METRICS = ("mae", "rmse", "mre", "r2", "spearman", "pearson")
@@ -101,9 +102,16 @@ def scale_split(table, *, by: str = "params", hold_out: int | float = 1) -> tupl
 def evaluate(fit, table, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0) -> dict:
     """Metrics of ``fit``'s median predictions on ``table`` (runs it should never have seen), overall
     and per target, with predictive-interval coverage at ``levels`` and regret@1 per target when the
-    runs differ in mixture. Rows of targets the fit does not know raise :class:`FitError`."""
-    prediction = fit.predict(table.frame, levels=levels, seed=seed)
-    result = {"rows": prediction.height, "overall": _scores(prediction, levels), "targets": {}}
+    runs differ in mixture. Rows where the law is undefined are set aside and counted; rows of targets
+    the fit does not know raise :class:`FitError`."""
+    usable = design(table.frame, fit.law, fit.coords)  # sets aside rows outside the law (e.g. p = 0)
+    prediction = fit.predict(usable.frame, levels=levels, seed=seed)
+    result = {
+        "rows": prediction.height,
+        "rows_set_aside": usable.set_aside.height,
+        "overall": _scores(prediction, levels),
+        "targets": {},
+    }
     for (target,), rows in prediction.group_by("target", maintain_order=True):
         scores = _scores(rows, levels)
         if any(c.startswith("w.") for c in rows.columns) and rows.height > 1:
