@@ -1,0 +1,123 @@
+"""The report's figures, drawn with matplotlib (Agg) and ArviZ and returned as base64 PNG data URIs,
+so that the HTML file is self-contained: nothing is fetched when it is viewed."""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from scalemix.report import curves as _curves  # noqa: E402
+
+_COLUMNS = 4
+_PANEL = (3.2, 2.6)
+_DPI = 90
+
+
+def fit_curves(curve_list: list[_curves.Curve], loss_unit: str) -> str:
+    """Observed points and the median curve with 50% / 90% bands over model size, log-log, one panel
+    per target and one colour per weighting."""
+    targets = list(dict.fromkeys(c.target for c in curve_list))
+    fig, axes = _grid(len(targets))
+    for ax, target in zip(axes, targets):
+        mine = [c for c in curve_list if c.target == target]
+        for k, c in enumerate(mine):
+            colour = f"C{k % 10}"
+            for level, (lo, hi) in sorted(c.bands.items(), reverse=True):
+                ax.fill_between(c.params, lo, hi, color=colour, alpha=0.15 if level > 0.5 else 0.3, lw=0)
+            ax.plot(c.params, c.median, color=colour, lw=1.4, label=c.label if len(mine) > 1 else None)
+            ax.scatter(c.points["params"], c.points["loss"], s=8, color=colour, alpha=0.6, edgecolor="none")
+        ax.set(xscale="log", yscale="log", title=target, xlabel="parameters N", ylabel=f"loss ({loss_unit})")
+        if len(mine) > 1:
+            ax.legend(fontsize=6, frameon=False)
+    return _encode(fig)
+
+
+def residuals(frame) -> str:
+    """Residuals log(observed) - median predicted log loss against model size, one panel per target."""
+    targets = frame["target"].unique(maintain_order=True).to_list()
+    fig, axes = _grid(len(targets), height=2.0)
+    for ax, target in zip(axes, targets):
+        rows = frame.filter(frame["target"] == target)
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.scatter(rows["params"], rows["residual"], s=8, alpha=0.6, edgecolor="none")
+        ax.set(xscale="log", title=target, xlabel="parameters N", ylabel="log residual")
+    return _encode(fig)
+
+
+def effective_fraction(fractions: dict, p: np.ndarray) -> str:
+    """``f_i(p)`` against ``p`` with 50% / 90% bands and the ``f = p`` diagonal (Fernandes et al. 2023,
+    Figure 6): above the diagonal the other pairs help (synergy), below they interfere."""
+    fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=_DPI)
+    ax.plot([0, 1], [0, 1], color="0.3", ls="--", lw=1, label="f = p")
+    for k, (target, (median, bands)) in enumerate(fractions.items()):
+        colour = f"C{k % 10}"
+        for level, (lo, hi) in sorted(bands.items(), reverse=True):
+            ax.fill_between(p, lo, hi, color=colour, alpha=0.12 if level > 0.5 else 0.25, lw=0)
+        ax.plot(p, median, color=colour, lw=1.4, label=target)
+    ax.set(xlabel="training weight p", ylabel="effective fraction f(p)", xlim=(0, 1), ylim=(0, None))
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def per_weighting(fit, name: str = "beta") -> str:
+    """A per-weighting parameter (``beta_{i,p}`` of the per-weight law) with its 90% interval, by ``p``."""
+    values = fit.draws[name]
+    weights = [float(w) for w in fit.coords["weighting"]]
+    fig, ax = plt.subplots(figsize=(5.0, 3.6), dpi=_DPI)
+    for i, target in enumerate(fit.targets):
+        median = np.median(values[:, i], axis=0)
+        lo, hi = np.quantile(values[:, i], [0.05, 0.95], axis=0)
+        ax.errorbar(weights, median, yerr=[median - lo, hi - median], fmt="o-", ms=3, capsize=2, label=target)
+    ax.set(xlabel="training weight p", ylabel=name, yscale="log")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def rank_plot(inference_data, var_names: list[str]) -> str:
+    """ArviZ rank plots per chain: flat histograms mean the chains agree."""
+    import arviz as az
+
+    axes = az.plot_rank(inference_data, var_names=var_names, figsize=(10, 2.2 * math.ceil(len(var_names) / 3)))
+    return _encode(np.ravel(axes)[0].figure)
+
+
+def front(points, x: str, y: str, baseline: tuple[float, float] | None = None) -> str:
+    """A trade-off front: ``y`` against ``x`` with 90% intervals where given (columns ``<y>_lo``/``<y>_hi``)."""
+    fig, ax = plt.subplots(figsize=(5.0, 4.0), dpi=_DPI)
+    if f"{y}_lo" in points.columns:
+        ax.fill_between(points[x], points[f"{y}_lo"], points[f"{y}_hi"], alpha=0.25, lw=0, label="90% interval")
+    ax.plot(points[x], points[y], "o-", ms=3, label="front (median)")
+    if baseline is not None:
+        ax.scatter([baseline[0]], [baseline[1]], marker="*", s=80, color="C3", label="baseline", zorder=3)
+    ax.set(xlabel=x, ylabel=y)
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def _grid(panels: int, height: float = _PANEL[1]):
+    columns = min(_COLUMNS, max(panels, 1))
+    rows = math.ceil(panels / columns)
+    grow = 1.6 if columns == 1 else 1.25 if columns == 2 else 1.0  # few panels: draw them larger
+    size = (_PANEL[0] * grow * columns, height * grow * rows)
+    fig, axes = plt.subplots(rows, columns, figsize=size, dpi=_DPI, squeeze=False)
+    for ax in axes.ravel()[panels:]:
+        ax.set_visible(False)
+    return fig, list(axes.ravel()[:panels])
+
+
+def _encode(fig) -> str:
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,172 @@
+"""The report's numbers as one JSON-ready dict: the HTML is rendered from it, and it is written beside
+the HTML, so the two always hold the same numbers."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from scalemix.fit.design import design
+
+RHAT_LIMIT = 1.01
+"""R-hat above this means the chains disagree (Vehtari et al. 2021)."""
+
+ESS_MIN = 400
+"""Bulk or tail effective sample size below this makes interval ends unreliable (Vehtari et al. 2021)."""
+
+WIDE_RATIO = 10.0
+"""A parameter whose 95% interval spans more than this factor is one the runs barely constrain."""
+
+_REJECTED_LISTED = 20
+
+
+def default_at(table) -> dict[str, float]:
+    """10x the largest run of ``table``: its parameters and (where recorded) tokens, each times 10."""
+    largest = table.frame.sort("params", descending=True).row(0, named=True)
+    return {"params": 10 * largest["params"], "tokens": 10 * largest["tokens"]}
+
+
+def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=None, command: str | None = None) -> dict:
+    """Every number the report shows: data, fit, parameters, diagnostics and warnings, predictions at
+    the scales ``at`` (dicts of ``params``, ``tokens``, ``w.<domain>``; unset weights are the runs'
+    average mixture), the optimal mixture (a :class:`scalemix.optimize.Optimum` or ``None``) and
+    provenance."""
+    from scalemix import __version__
+
+    return {
+        "scalemix": __version__,
+        "data": _data(fit, table),
+        "fit": _fit(fit),
+        "parameters": _json(fit.summary().to_dicts()),
+        "diagnostics": _diagnostics(fit),
+        "predictions": _predictions(fit, table, at),
+        "optimum": _optimum(fit, optimum),
+        "provenance": {**_json(fit.provenance), "command": command, "scalemix": __version__},
+    }
+
+
+def mean_mixture(fit, table) -> dict[str, float]:
+    """The average training mixture of the runs, ``{w.<domain>: weight}`` over the fit's domains."""
+    return {f"w.{d}": float(table.frame[f"w.{d}"].mean()) for d in fit.coords.get("domain", ())}
+
+
+def _data(fit, table) -> dict:
+    summary = table.summary()
+    set_aside = design(table.frame, fit.law, fit.coords).set_aside
+    reasons = set_aside.group_by("reason", maintain_order=True).len().to_dicts()
+    return {
+        **summary,
+        "rejected_rows": _json(table.rejected.head(_REJECTED_LISTED).to_dicts()),
+        "set_aside_by_law": {"rows": set_aside.height, "reasons": {r["reason"]: r["len"] for r in reasons}},
+    }
+
+
+def _fit(fit) -> dict:
+    return {
+        "law": fit.law.name,
+        "law_options": dict(fit.law.options),
+        "formula": fit.law.formula,
+        "reference": fit.law.reference,
+        "method": fit.method,
+        "draws": fit.n_draws,
+        "targets": list(fit.targets),
+        "objective": _number(fit.diagnostics.get("objective")),
+        "has_intervals": fit.n_draws > 1,
+    }
+
+
+def _diagnostics(fit) -> dict:
+    facts = {k: v for k, v in fit.diagnostics.items() if k not in ("per_parameter", "warnings", "groups", "point")}
+    return {"facts": _json(facts), "warnings": _warnings(fit)}
+
+
+def _warnings(fit) -> list[str]:
+    """Plain-language warnings: what is off, what it means, what to do."""
+    found = list(fit.diagnostics.get("warnings", []))
+    if fit.n_draws == 1:
+        found.append("A point fit is a single draw: it has no intervals. Fit with --method bootstrap or nuts "
+                      "to see how sure the numbers are.")
+    groups = fit.diagnostics.get("groups", {})
+    unconverged = [t for t, g in groups.items() if g.get("converged") is False]
+    if unconverged:
+        found.append(f"The optimiser stopped before converging for {_names(unconverged)}: its numbers may still "
+                     "move; raise max_iter or check the data of those targets.")
+    lonely = [t for t, g in groups.items() if g.get("starts_in_best_basin") == 1]
+    if lonely:
+        found.append(f"Only one start reached the best fit for {_names(lonely)}: the optimum is fragile and "
+                     "another start could find a different one.")
+    summary = fit.summary()
+    if "r_hat" in summary.columns or "rhat" in summary.columns:
+        column = "r_hat" if "r_hat" in summary.columns else "rhat"
+        high = summary.filter(pl.col(column) > RHAT_LIMIT)
+        if high.height and not any("R-hat" in w for w in found):
+            worst = high.sort(column, descending=True).row(0, named=True)
+            found.append(f"R-hat is above {RHAT_LIMIT} for {high.height} parameter(s) (worst {worst['parameter']} = "
+                         f"{worst[column]:.3f}): the chains disagree; sample longer or with more warmup.")
+    for column in ("ess_bulk", "ess_tail"):
+        if column in summary.columns:
+            low = summary.filter(pl.col(column) < ESS_MIN)
+            if low.height:
+                found.append(f"{column.replace('_', ' ')} is below {ESS_MIN} for {low.height} parameter(s) "
+                             f"({_names(low['parameter'].to_list())}): interval ends are noisy; draw more samples.")
+    if fit.n_draws > 1:
+        wide = summary.filter((pl.col("q025") > 0) & (pl.col("q975") > WIDE_RATIO * pl.col("q025")))
+        if wide.height:
+            found.append(f"The 95% interval spans more than {WIDE_RATIO:g}x for {_names(wide['parameter'].to_list())}: "
+                         "the runs barely constrain these; add runs at more sizes or weights.")
+    return found
+
+
+def _predictions(fit, table, at) -> list[dict]:
+    if not at:
+        return []
+    base = mean_mixture(fit, table)
+    query = pl.DataFrame([{**base, **point} for point in at])
+    frame = fit.predict(query, levels=(0.5, 0.9))
+    keep = [c for c in ("params", "tokens") if c in query.columns]
+    keep += ["target"] + ([f"w.{t}" for t in fit.targets] if "own_weight" in fit.law.needs else [])
+    rows = []
+    for row in frame.iter_rows(named=True):
+        record = {k: row[k] for k in ("params", "tokens", "target") if k in keep}
+        if "own_weight" in fit.law.needs:
+            record["p"] = row[f"w.{row['target']}"]
+        record.update({k: row[k] for k in ("mean", "median")})
+        record.update({k: row[k] if fit.n_draws > 1 else None for k in ("lo50", "hi50", "lo90", "hi90")})
+        record.update({k: row[k] for k in ("pred_lo90", "pred_hi90")})
+        rows.append(record)
+    return _json(rows)
+
+
+def _optimum(fit, optimum) -> dict:
+    if not ({"weights", "own_weight"} & set(fit.law.needs)):
+        return {"status": "not applicable", "reason": f"the {fit.law.name} law does not depend on the mixture"}
+    if optimum is None:
+        return {"status": "not computed", "reason": "no optimal mixture was asked for"}
+    return {"status": "computed", **_json(optimum.to_dict())}
+
+
+def _names(names: Sequence[str], shown: int = 5) -> str:
+    names = list(names)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _number(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _json(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python numbers and non-finite floats into None."""
+    if isinstance(value, Mapping):
+        return {str(k): _json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json(value.tolist())
+    if isinstance(value, (np.generic, float)):
+        return _number(value) if isinstance(value, (float, np.floating)) else value.item()
+    return value
