@@ -1,0 +1,140 @@
+"""Constraints on a training mixture: per-domain bounds, repetition caps, fixed zeros, a KL prior.
+
+The feasible set is ``{w : sum_d w_d = 1, lower_d <= w_d <= upper_d}``. A repetition cap is an upper
+bound from the data one has: training on ``D`` tokens with at most ``max_epochs`` passes over the
+``available_d`` tokens of domain ``d`` needs ``w_d * D <= available_d * max_epochs`` (Muennighoff et
+al. 2023, "Scaling Data-Constrained Language Models", motivate capping repetition at ~4 epochs).
+
+:func:`project` is the Bregman (KL) projection onto that set, the projection step of entropic mirror
+descent: ``w = clip(c * y, lower, upper)`` with the scalar ``c`` that makes ``w`` sum to 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import jax.numpy as jnp
+import numpy as np
+
+from scalemix.errors import OptimizeError
+
+_TINY = 1e-300
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Bounds ``lower[K] <= w <= upper[K]`` on the simplex over ``domains``, and an optional penalty
+    ``kl * KL(w || prior)`` toward a prior mixture (``prior`` is ``None`` when ``kl == 0``)."""
+
+    domains: tuple[str, ...]
+    lower: np.ndarray
+    upper: np.ndarray
+    prior: np.ndarray | None = None
+    kl: float = 0.0
+
+
+def build(
+    domains: Sequence[str],
+    *,
+    minimum: Mapping[str, float] | None = None,
+    maximum: Mapping[str, float] | None = None,
+    zero: Sequence[str] = (),
+    available_tokens: Mapping[str, float] | None = None,
+    max_epochs: float = 1.0,
+    tokens: float | None = None,
+    kl_to: Mapping[str, float] | None = None,
+    kl: float = 0.0,
+) -> Constraints:
+    """Check and combine the user's constraints into :class:`Constraints`.
+
+    ``minimum``/``maximum`` map domain -> bound; ``zero`` lists domains fixed to 0; ``available_tokens``
+    (domain -> tokens on disk) with ``max_epochs`` and the training budget ``tokens`` adds the caps
+    ``w_d <= available_d * max_epochs / tokens`` (domains it omits are uncapped); ``kl_to`` (domain ->
+    weight, renormalised) with strength ``kl`` adds ``kl * sum_d w_d log(w_d / prior_d)`` to the
+    objective. Raises :class:`OptimizeError` naming unknown domains or the bounds that cannot all hold.
+    """
+    domains = tuple(domains)
+    lower = _vector(domains, minimum or {}, 0.0, "--min")
+    upper = _vector(domains, maximum or {}, 1.0, "--max")
+    upper = np.where(np.isin(domains, list(_known(domains, zero, "zero"))), 0.0, upper)
+    if available_tokens:
+        if not tokens:
+            raise OptimizeError("repetition caps need the training budget: give tokens (--tokens D)")
+        caps = _vector(domains, available_tokens, np.inf, "--cap-from") * max_epochs / tokens
+        upper = np.minimum(upper, caps)
+    _check_feasible(domains, lower, upper)
+    prior = None
+    if kl:
+        if kl < 0 or not kl_to:
+            raise OptimizeError(f"a KL penalty needs a strength >= 0 and a prior mixture (--kl-to); got kl={kl}")
+        prior = _vector(domains, kl_to, 0.0, "--kl-to")
+        missing = [d for d, p, u in zip(domains, prior, upper) if p <= 0 and u > 0]
+        if missing:
+            raise OptimizeError(
+                f"the KL prior gives weight 0 to domain(s) {', '.join(missing[:5])}, which the mixture may use; "
+                "give them a positive prior weight or fix them to zero"
+            )
+        prior = prior / prior.sum()
+    return Constraints(domains, lower, upper, prior, float(kl))
+
+
+def mixture(domains: Sequence[str], weights: Mapping[str, float], what: str = "mixture") -> np.ndarray:
+    """A mixture given as domain -> weight (omitted domains 0), checked and renormalised to sum to 1.
+
+    Sums within 1% of 1 are renormalised (logged weights are often rounded); others are refused.
+    """
+    w = _vector(tuple(domains), weights, 0.0, what)
+    if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-2:
+        raise OptimizeError(f"the {what} must be non-negative weights summing to 1; got sum {w.sum():.4g}")
+    return w / w.sum()
+
+
+def project(y, lower, upper):
+    """KL projection of positive ``y[K]`` onto ``{sum w = 1, lower <= w <= upper}`` (feasible, checked).
+
+    The minimiser of ``KL(w || y)`` over that set is ``w = clip(c y, lower, upper)``; ``sum_d
+    clip(c y_d, ...)`` is piecewise linear and non-decreasing in ``c`` with breakpoints ``lower_d / y_d``
+    and ``upper_d / y_d``, so ``c`` is found exactly by evaluating it at the sorted breakpoints and
+    interpolating on the segment that crosses 1 (no iterations; jit- and vmap-friendly).
+    """
+    y = jnp.maximum(y, _TINY)
+    breaks = jnp.sort(jnp.concatenate([lower / y, upper / y]))
+    totals = jnp.sum(jnp.clip(breaks[:, None] * y, lower, upper), axis=1)
+    j = jnp.clip(jnp.searchsorted(totals, 1.0), 1, breaks.size - 1)
+    rise = totals[j] - totals[j - 1]
+    c = breaks[j - 1] + (1.0 - totals[j - 1]) * (breaks[j] - breaks[j - 1]) / jnp.where(rise > 0, rise, 1.0)
+    return jnp.clip(c * y, lower, upper)
+
+
+def _known(domains: tuple[str, ...], names, option: str) -> list[str]:
+    unknown = [n for n in names if n not in domains]
+    if unknown:
+        raise OptimizeError(
+            f"{option}: domain(s) {', '.join(map(repr, unknown[:5]))} are not in this fit; it knows {', '.join(domains)}"
+        )
+    return list(names)
+
+
+def _vector(domains: tuple[str, ...], values: Mapping[str, float], default: float, option: str) -> np.ndarray:
+    values = {k.removeprefix("w."): float(v) for k, v in values.items()}
+    _known(domains, values, option)
+    bad = [f"{k}={v:g}" for k, v in values.items() if not v >= 0]
+    if bad:
+        raise OptimizeError(f"{option}: weights and token counts must be >= 0; got {', '.join(bad[:5])}")
+    return np.array([values.get(d, default) for d in domains], dtype=float)
+
+
+def _check_feasible(domains, lower, upper) -> None:
+    crossed = [f"{d} (min {lo:g} > max {hi:g})" for d, lo, hi in zip(domains, lower, upper) if lo > hi]
+    if crossed:
+        raise OptimizeError(f"infeasible bounds: {', '.join(crossed[:5])}; lower each minimum or raise each maximum")
+    if lower.sum() > 1.0 + 1e-12:
+        named = ", ".join(f"{d}>={lo:g}" for d, lo in zip(domains, lower) if lo > 0)
+        raise OptimizeError(f"infeasible bounds: the minimums sum to {lower.sum():.4g} > 1 ({named}); lower some of them")
+    if upper.sum() < 1.0 - 1e-12:
+        named = ", ".join(f"{d}<={hi:.4g}" for d, hi in zip(domains, upper) if hi < 1)
+        raise OptimizeError(
+            f"infeasible bounds: the maximums (caps, zeros) sum to {upper.sum():.4g} < 1 ({named}); "
+            "raise a cap (more data or --max-epochs), free a domain, or train on fewer tokens"
+        )
