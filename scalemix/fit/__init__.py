@@ -1,6 +1,7 @@
 """Fitting laws to runs: ``fit(source, law, method=...)`` returns a :class:`~scalemix.Fit`.
 
-Methods: ``point`` (robust multi-start, :mod:`scalemix.fit.point`), ``bootstrap`` (resampled runs).
+Methods: ``point`` (robust multi-start, :mod:`scalemix.fit.point`), ``bootstrap`` (resampled runs),
+``nuts`` and ``svi`` (posteriors, :mod:`scalemix.fit.bayes`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from typing import Sequence
 
 from scalemix import laws
 from scalemix.errors import FitError
+from scalemix.fit.bayes import fit_nuts, fit_svi
 from scalemix.fit.point import fit_bootstrap, fit_point
 from scalemix.laws import Law
 
-METHODS = {"point": fit_point, "bootstrap": fit_bootstrap}
+METHODS = {"point": fit_point, "bootstrap": fit_bootstrap, "nuts": fit_nuts, "svi": fit_svi}
 
 
 def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str] | None = None, **options):
@@ -33,4 +35,4 @@ def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str]
     return METHODS[method](table, law, **options)
 
 
-__all__ = ["METHODS", "fit", "fit_bootstrap", "fit_point"]
+__all__ = ["METHODS", "fit", "fit_bootstrap", "fit_nuts", "fit_point", "fit_svi"]

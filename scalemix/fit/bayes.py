@@ -1,0 +1,403 @@
+"""Bayesian fits of any law with NumPyro: NUTS (default) and SVI posteriors, returned as :class:`~scalemix.Fit`.
+
+One model serves every law; it is built from the law's parameter declarations (:class:`~scalemix.laws.Param`)::
+
+    z_k      ~ Normal(prior_loc_k, prior_scale_k)        each unconstrained element (the law's declared prior)
+    theta    = layout.unpack(z)                          constrained parameters, named as in the paper
+    sigma_t  ~ HalfNormal(SIGMA_PRIOR_SCALE)             log-loss noise scale of target t
+    log L_r  ~ StudentT(STUDENT_DF, law.log_loss(theta, x_r), sigma_t[r])     (or Normal)
+
+The Student-t likelihood with fixed ``STUDENT_DF`` degrees of freedom is the Bayesian counterpart of the
+Huber loss of the point fit (Hoffmann et al. 2022): near-quadratic for small residuals, heavy-tailed for
+outliers. ``likelihood="normal"`` gives a Gaussian likelihood.
+
+Hierarchical option (partial pooling; Gelman et al., *Bayesian Data Analysis*, ch. 5): every parameter
+with one value per target (``dims == ("target",)``, e.g. exponents ``alpha_i``) is drawn around a
+population mean ``m_p ~ Normal(prior_loc, prior_scale)`` with spread ``s_p ~ HalfNormal(POOL_SCALE_FRACTION
+* prior_scale)``, non-centred: ``z_{p,t} = m_p + s_p * eps_{p,t}``, ``eps ~ Normal(0, 1)``. Targets with
+few runs then borrow strength from the others.
+
+NUTS chains start at the point fit (:func:`~scalemix.fit.point.fit_point`) so they begin in the right
+basin; they run in parallel across devices when there are enough, vectorised on one device otherwise.
+The posterior, sample statistics, pointwise log-likelihood (for PSIS-LOO) and observed data go into an
+ArviZ ``InferenceData`` named by parameter with the law's dims.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import optax
+from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
+from numpyro.infer.autoguide import AutoMultivariateNormal
+from numpyro.infer.initialization import init_to_value
+from numpyro.infer.util import log_likelihood
+
+from scalemix._x64 import float64
+from scalemix.errors import FitError
+from scalemix.fit.design import table_coords, design
+from scalemix.fit.provenance import provenance
+from scalemix.fitresult import Fit
+from scalemix.laws import Inputs, Law, Layout
+
+STUDENT_DF = 4.0
+"""Degrees of freedom of the Student-t likelihood (fixed, not learned): heavy tails like Huber's, finite variance."""
+SIGMA_PRIOR_SCALE = 0.1
+"""HalfNormal scale of the per-target noise on log loss (0.1 = ~10% loss noise; real runs show ~1%)."""
+POOL_SCALE_FRACTION = 0.5
+"""Population spread prior of pooled parameters: HalfNormal(POOL_SCALE_FRACTION * the law's prior scale)."""
+RHAT_LIMIT = 1.01
+DENSE_MASS_MAX_SIZE = 64
+"""NUTS adapts a dense mass matrix (exponent/coefficient correlations) up to this many latent elements."""
+_INIT_JITTER = 0.1
+_LIKELIHOODS = ("student", "normal")
+_RESERVED = ("u", "prior_free", "pop_loc", "pop_scale", "z_raw", "sigma", "log_loss")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Everything static about one model: law, joint layout, likelihood, pooling (hashable: keys compiles)."""
+
+    law: Law
+    layout: Layout
+    likelihood: str
+    pooled: tuple[int, ...]  # slot indices partially pooled across targets (empty: no pooling)
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.layout.coords["target"])
+
+    def pooled_elements(self) -> np.ndarray:
+        return np.concatenate([np.arange(s.start, s.start + s.size) for i, s in enumerate(self.layout.slots) if i in self.pooled]).astype(int) if self.pooled else np.zeros(0, int)
+
+    def free_elements(self) -> np.ndarray:
+        return np.setdiff1d(np.arange(self.layout.size), self.pooled_elements())
+
+
+def _spec(law: Law, coords, likelihood: str, hierarchical: bool) -> _Spec:
+    if likelihood not in _LIKELIHOODS:
+        raise FitError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(_LIKELIHOODS)}")
+    clash = sorted({p.name for p in law.params} & set(_RESERVED))
+    if clash:
+        raise FitError(f"law {law.name!r} names a parameter {clash[0]!r}, which the Bayesian model reserves; rename it")
+    layout = law.layout(coords)
+    pooled = ()
+    if hierarchical:
+        pooled = tuple(i for i, s in enumerate(layout.slots) if s.param.dims == ("target",))
+        if len(coords["target"]) < 2 or not pooled:
+            raise FitError(f"--hierarchical pools per-target parameters across targets; law {law.name!r} on "
+                           f"{len(coords['target'])} target(s) has nothing to pool: fit without it")
+    return _Spec(law, layout, likelihood, pooled)
+
+
+def _likelihood(spec: _Spec, mean, noise):
+    """Distribution of observed log loss around the law's prediction ``mean`` with scale ``noise``."""
+    return dist.StudentT(STUDENT_DF, mean, noise) if spec.likelihood == "student" else dist.Normal(mean, noise)
+
+
+@lru_cache(maxsize=16)
+def _model(spec: _Spec):
+    """The NumPyro model of ``spec``: ``model(inputs, whitening, observed_log_loss=None)``.
+
+    The free (unpooled) unconstrained elements are sampled as ``z = shift + scale_matrix @ u`` with a flat
+    density on ``u`` and the law's Normal prior added on ``z`` (a linear change of variables: the
+    posterior of ``z`` is unchanged). ``whitening = (shift, scale_matrix)`` comes from the Laplace
+    approximation at the point fit, so NUTS sees a near-isotropic posterior even where exponents and
+    log-coefficients are correlated at 0.999 (Chinchilla's ``alpha`` and ``log A``); it is a model
+    *argument*, so tables of the same shape reuse one compiled sampler.
+    """
+    loc, scale = (jnp.asarray(a) for a in spec.layout.prior_loc_scale())
+    pooled, free = spec.pooled_elements(), spec.free_elements()
+    pooled_slots = [spec.layout.slots[i] for i in spec.pooled]
+    pop_loc_prior = jnp.asarray([s.param.prior[0] for s in pooled_slots])
+    pop_scale_prior = jnp.asarray([s.param.prior[1] for s in pooled_slots])
+
+    def model(inputs: Inputs, whitening, observed_log_loss=None):
+        shift, scale_matrix = whitening
+        u = numpyro.sample("u", dist.ImproperUniform(dist.constraints.real_vector, (), (free.size,)))
+        z_free = shift + scale_matrix @ u
+        numpyro.factor("prior_free", dist.Normal(loc[free], scale[free]).log_prob(z_free).sum())
+        z = jnp.zeros(spec.layout.size).at[free].set(z_free)
+        if spec.pooled:
+            pop_loc = numpyro.sample("pop_loc", dist.Normal(pop_loc_prior, pop_scale_prior).to_event(1))
+            pop_scale = numpyro.sample("pop_scale", dist.HalfNormal(POOL_SCALE_FRACTION * pop_scale_prior).to_event(1))
+            z_raw = numpyro.sample("z_raw", dist.Normal(jnp.zeros((len(pooled_slots), spec.n_targets)), 1.0).to_event(2))
+            z = z.at[pooled].set((pop_loc[:, None] + pop_scale[:, None] * z_raw).ravel())
+        theta = spec.layout.unpack(z)
+        for name, value in theta.items():
+            numpyro.deterministic(name, value)
+        sigma = numpyro.sample("sigma", dist.HalfNormal(SIGMA_PRIOR_SCALE * jnp.ones(spec.n_targets)).to_event(1))
+        mean = spec.law.log_loss(theta, inputs)
+        with numpyro.plate("rows", mean.shape[0]):
+            numpyro.sample("log_loss", _likelihood(spec, mean, sigma[inputs.target]), obs=observed_log_loss)
+
+    return model
+
+
+@lru_cache(maxsize=16)
+def _hessian(spec: _Spec):
+    """Jitted Hessian of the negative log posterior in the free elements, noise held fixed."""
+    loc, scale = spec.layout.prior_loc_scale()
+    free = spec.free_elements()
+
+    def negative_log_posterior(z_free, z, sigma, inputs, observed):
+        mean = spec.law.log_loss(spec.layout.unpack(z.at[free].set(z_free)), inputs)
+        log_lik = _likelihood(spec, mean, sigma[inputs.target]).log_prob(observed).sum()
+        return -(log_lik + dist.Normal(loc[free], scale[free]).log_prob(z_free).sum())
+
+    return jax.jit(lambda z, sigma, inputs, observed: jax.hessian(negative_log_posterior)(z[free], z, sigma, inputs, observed))
+
+
+def _whitening(spec: _Spec, inputs, observed, z, sigma, laplace: bool):
+    """``(shift, scale_matrix)`` for the free elements: the Laplace approximation of their posterior at
+    ``z`` (noise fixed at ``sigma``; eigenvalues floored at the prior precision so flat directions keep the
+    prior's width), or the prior scales when ``laplace`` is False."""
+    loc, scale = spec.layout.prior_loc_scale()
+    free = spec.free_elements()
+    if not laplace:
+        return jnp.asarray(z[free]), jnp.diag(jnp.asarray(scale[free]))
+
+    hessian = np.asarray(_hessian(spec)(jnp.asarray(z), jnp.asarray(sigma), inputs, observed))
+    eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
+    floor = 1.0 / np.max(scale[free]) ** 2
+    eigenvalues = np.where(np.isfinite(eigenvalues), np.maximum(eigenvalues, floor), floor)
+    return jnp.asarray(z[free]), jnp.asarray(vectors / np.sqrt(eigenvalues))
+
+
+def _data(table, spec: _Spec):
+    d = design(table.frame, spec.law, spec.layout.coords)
+    inputs = Inputs(*(None if a is None else jnp.asarray(a) for a in d.inputs))
+    return d, inputs, jnp.asarray(d.log_loss)
+
+
+def _start(table, spec: _Spec, inputs, observed, init: str, seed: int):
+    """Latent starting values ``{site: unconstrained array}``, the whitening of the free elements
+    (:func:`_whitening`), and the point fit (None for ``init="prior"``)."""
+    if init not in ("point", "prior"):
+        raise FitError(f"unknown init {init!r}; choose 'point' (start at the point fit) or 'prior' (prior medians)")
+    loc, scale = spec.layout.prior_loc_scale()
+    if init == "point":
+        from scalemix.fit.point import fit_point
+
+        point = fit_point(table, spec.law, seed=seed)
+        z = np.asarray(spec.layout.pack({k: v[0] for k, v in point.draws.items()}))
+        sigma = np.maximum(point.noise[0], 1e-3)
+    else:
+        point, z, sigma = None, loc.copy(), np.full(spec.n_targets, SIGMA_PRIOR_SCALE / 2)
+    values = {"sigma": np.log(sigma), "u": np.zeros(spec.free_elements().size)}
+    if spec.pooled:
+        pooled = z[spec.pooled_elements()].reshape(len(spec.pooled), spec.n_targets)
+        pop_loc = pooled.mean(axis=1)
+        pop_scale = np.maximum(pooled.std(axis=1), 0.05 * scale[spec.pooled_elements()].reshape(pooled.shape)[:, 0])
+        values.update(pop_loc=pop_loc, pop_scale=np.log(pop_scale), z_raw=(pooled - pop_loc[:, None]) / pop_scale[:, None])
+    return values, _whitening(spec, inputs, observed, z, sigma, laplace=point is not None), point
+
+
+def _jittered(values: dict, chains: int, seed: int) -> dict:
+    """One starting point per chain: the initial values plus a small Gaussian jitter (seeded)."""
+    keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(values))
+    out = {}
+    for key, (name, value) in zip(keys, sorted(values.items())):
+        noise = jax.random.normal(key, (chains, *np.shape(value)), dtype=jnp.float64)
+        out[name] = jnp.asarray(value)[None] + _INIT_JITTER * noise
+    return out if chains > 1 else {k: v[0] for k, v in out.items()}
+
+
+@lru_cache(maxsize=8)
+def _sampler(spec: _Spec, chains: int, draws: int, warmup: int, progress: bool) -> MCMC:
+    """One MCMC object per model and settings; ``jit_model_args`` lets a new table of the same shape
+    reuse the compiled sampler (calibration studies refit many simulated tables)."""
+    chain_method = "parallel" if jax.local_device_count() >= chains > 1 else "vectorized"
+    kernel = NUTS(_model(spec), dense_mass=spec.layout.size <= DENSE_MASS_MAX_SIZE)
+    return MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains, chain_method=chain_method,
+                progress_bar=progress, jit_model_args=True)
+
+
+def fit_nuts(
+    table,
+    law,
+    *,
+    chains: int = 4,
+    draws: int = 1000,
+    warmup: int = 1000,
+    hierarchical: bool = False,
+    likelihood: str = "student",
+    seed: int = 0,
+    progress: bool = False,
+    init: str = "point",
+    posterior_predictive: bool = False,
+) -> Fit:
+    """Posterior of ``law`` on ``table`` by NUTS: ``chains x draws`` draws after ``warmup`` adaptation steps.
+
+    ``init="point"`` starts every chain (with a small seeded jitter) at the point fit; ``"prior"`` at the
+    prior medians. ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat and
+    bulk/tail ESS, and ``warnings`` (also raised as Python warnings) when divergences occur or R-hat
+    exceeds 1.01. ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
+    """
+    with float64():
+        spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
+        d, inputs, observed = _data(table, spec)
+        values, whitening, point = _start(table, spec, inputs, observed, init, seed)
+        mcmc = _sampler(spec, chains, draws, warmup, progress)
+        started = time.perf_counter()
+        mcmc.run(jax.random.PRNGKey(seed), inputs, whitening, observed, init_params=_jittered(values, chains, seed),
+                 extra_fields=("diverging", "num_steps", "accept_prob", "potential_energy"))
+        by_chain = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+        stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+        sampling_s = time.perf_counter() - started
+        idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, posterior_predictive, sample_stats={
+            "diverging": stats["diverging"], "n_steps": stats["num_steps"],
+            "acceptance_rate": stats["accept_prob"], "lp": -stats["potential_energy"]})
+    diagnostics = _mcmc_diagnostics(spec, idata, chains)
+    diagnostics.update(sampling_s=round(sampling_s, 3), rows=int(d.frame.height), rows_set_aside=int(d.set_aside.height))
+    if point is not None:
+        diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
+    for message in diagnostics["warnings"]:
+        warnings.warn(message, stacklevel=2)
+    settings = {"chains": chains, "draws": draws, "warmup": warmup, "hierarchical": hierarchical,
+                "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
+                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init}
+    return _fit(spec, table, by_chain, "nuts", diagnostics, settings, idata)
+
+
+def fit_svi(
+    table,
+    law,
+    *,
+    steps: int = 3000,
+    draws: int = 1000,
+    learning_rate: float = 0.01,
+    hierarchical: bool = False,
+    likelihood: str = "student",
+    seed: int = 0,
+    progress: bool = False,
+    init: str = "point",
+) -> Fit:
+    """Approximate posterior of ``law`` on ``table`` by SVI: a multivariate-normal guide on the
+    unconstrained latents (``AutoMultivariateNormal``), ``steps`` Adam steps on the ELBO (optax), then
+    ``draws`` draws from the guide. Fast on big tables; intervals are approximate (no R-hat)."""
+    with float64():
+        spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
+        d, inputs, observed = _data(table, spec)
+        values, whitening, point = _start(table, spec, inputs, observed, init, seed)
+        model = _model(spec)
+        constrained_start = {k: (jnp.exp(v) if k in ("sigma", "pop_scale") else jnp.asarray(v)) for k, v in values.items()}
+        guide = AutoMultivariateNormal(model, init_loc_fn=init_to_value(values=constrained_start), init_scale=0.01)
+        svi = SVI(model, guide, optax.adam(learning_rate), Trace_ELBO())
+        started = time.perf_counter()
+        result = svi.run(jax.random.PRNGKey(seed), steps, inputs, whitening, observed, progress_bar=progress)
+        names = [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
+        predictive = Predictive(model, guide=guide, params=result.params, num_samples=draws, return_sites=names)
+        samples = predictive(jax.random.PRNGKey(seed + 1), inputs, whitening)
+        by_chain = {k: np.asarray(v)[None] for k, v in samples.items()}
+        sampling_s = time.perf_counter() - started
+        idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, False, sample_stats=None)
+    losses = np.asarray(result.losses)
+    tail = losses[-max(steps // 10, 1):]
+    diagnostics = {
+        "elbo": float(-tail.mean()),
+        "elbo_tail_sd": float(tail.std()),
+        "steps": steps,
+        "sampling_s": round(sampling_s, 3),
+        "rows": int(d.frame.height),
+        "rows_set_aside": int(d.set_aside.height),
+        "warnings": [] if np.isfinite(losses[-1]) else ["the ELBO is not finite: lower learning_rate or fit with nuts"],
+    }
+    if point is not None:
+        diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
+    settings = {"steps": steps, "draws": draws, "learning_rate": learning_rate, "hierarchical": hierarchical,
+                "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
+                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init}
+    return _fit(spec, table, by_chain, "svi", diagnostics, settings, idata)
+
+
+def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
+    flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in by_chain.items()}
+    return Fit(
+        law=spec.law,
+        coords=spec.layout.coords,
+        draws={p.name: flat[p.name] for p in spec.law.params},
+        method=method,
+        noise=flat["sigma"],
+        noise_df=STUDENT_DF if spec.likelihood == "student" else None,
+        diagnostics=diagnostics,
+        provenance=provenance(table, spec.law, method, settings),
+        inference_data=idata,
+    )
+
+
+def _inference_data(spec: _Spec, d, inputs, whitening, observed, by_chain: dict, seed: int, posterior_predictive: bool, sample_stats):
+    """ArviZ InferenceData: posterior by parameter name and dims, log-likelihood, observed data."""
+    import arviz as az
+
+    chains, draws = next(iter(by_chain.values())).shape[:2]
+    model = _model(spec)
+    flat = {k: jnp.asarray(v.reshape(chains * draws, *v.shape[2:])) for k, v in by_chain.items()}
+    pointwise = np.asarray(log_likelihood(model, flat, inputs, whitening, observed)["log_loss"]).reshape(chains, draws, -1)
+    names = [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
+    dims = {p.name: list(p.dims) for p in spec.law.params}
+    dims.update(sigma=["target"], pop_loc=["pooled"], pop_scale=["pooled"], log_loss=["row"])
+    coords = {k: list(v) for k, v in spec.layout.coords.items() if any(k in ds for ds in dims.values())}
+    coords.update(row=np.arange(observed.shape[0]), pooled=[spec.layout.slots[i].param.name for i in spec.pooled])
+    groups = {}
+    if posterior_predictive:
+        replicated = Predictive(model, posterior_samples=flat, return_sites=["log_loss"])(jax.random.PRNGKey(seed + 2), inputs, whitening)
+        groups["posterior_predictive"] = {"log_loss": np.asarray(replicated["log_loss"]).reshape(chains, draws, -1)}
+    return az.from_dict(
+        posterior={k: by_chain[k] for k in names},
+        sample_stats=sample_stats,
+        log_likelihood={"log_loss": pointwise},
+        observed_data={"log_loss": np.asarray(observed)},
+        constant_data={"target_of_row": np.asarray(d.frame["target"].to_list(), dtype=str)},
+        coords=coords,
+        dims=dims | {"target_of_row": ["row"]},
+        attrs={"law": spec.law.name, "likelihood": spec.likelihood},
+        **groups,
+    )
+
+
+def _mcmc_diagnostics(spec: _Spec, idata, chains: int) -> dict:
+    """Divergences, R-hat and bulk/tail ESS per scalar parameter (ArviZ), and plain-language warnings."""
+    import arviz as az
+
+    names = [p.name for p in spec.law.params]
+    posterior = idata.posterior[names + ["sigma"]]
+    rhat = az.rhat(posterior)
+    ess_bulk = az.ess(posterior, method="bulk")
+    ess_tail = az.ess(posterior, method="tail")
+    element_names = spec.layout.element_names()
+    per_parameter, offset = [], 0
+    for slot in spec.layout.slots:
+        name = slot.param.name
+        values = [np.ravel(np.asarray(ds[name])) for ds in (rhat, ess_bulk, ess_tail)]
+        for k in range(slot.size):
+            per_parameter.append({"parameter": element_names[offset + k], "rhat": float(values[0][k]),
+                                  "ess_bulk": float(values[1][k]), "ess_tail": float(values[2][k])})
+        offset += slot.size
+    labelled_rhat = [(row["parameter"], row["rhat"]) for row in per_parameter]
+    labelled_rhat += [(f"sigma[{t}]", float(r)) for t, r in zip(spec.layout.coords["target"], np.ravel(np.asarray(rhat["sigma"])))]
+    divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    worst, max_rhat = max(labelled_rhat, key=lambda item: item[1]) if chains > 1 else (None, None)
+    min_ess = float(min(row["ess_bulk"] for row in per_parameter))
+    messages = []
+    if divergences:
+        messages.append(f"{divergences} divergent transition(s) after warmup: NUTS could not follow part of the "
+                        f"posterior; raise --warmup, try --hierarchical off/on, and read intervals with care")
+    if max_rhat is not None and max_rhat > RHAT_LIMIT:
+        messages.append(f"R-hat up to {max_rhat:.3f} > {RHAT_LIMIT} ({worst}): the chains disagree; run more "
+                        f"--warmup/--draws before trusting the intervals")
+    if chains == 1:
+        messages.append("one chain: R-hat cannot be computed; run --chains 2 or more to check convergence")
+    return {"divergences": divergences, "max_rhat": max_rhat, "min_ess_bulk": min_ess, "chains": chains,
+            "per_parameter": per_parameter, "warnings": messages}
+
+
+__all__ = ["fit_nuts", "fit_svi", "STUDENT_DF", "SIGMA_PRIOR_SCALE", "POOL_SCALE_FRACTION"]
