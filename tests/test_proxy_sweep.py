@@ -139,3 +139,11 @@ def test_ray_executor_on_a_local_ray(swept, tmp_path):
     finally:
         ray.shutdown()
     np.testing.assert_allclose(got.sort(["run_id", "target"])["loss"], table.sort(["run_id", "target"])["loss"], rtol=1e-4)
+
+
+def test_a_job_refuses_data_that_changed_since_planning(swept):
+    config, _, _, _ = swept
+    job = sweep.plan(config, say=lambda m: None)[0]
+    stale = sweep.Job(job.corpus, job.data_path, "0" * 16, job.runs)
+    with pytest.raises(ScalemixError, match="changed since the sweep was planned"):
+        sweep.execute(stale)

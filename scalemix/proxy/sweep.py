@@ -43,7 +43,8 @@ from scalemix.errors import ScalemixError
 from scalemix.proxy import corpus as corpus_mod
 from scalemix.proxy import mixtures
 from scalemix.proxy.model import GPTConfig, count_params, flops_per_token
-from scalemix.proxy.tasks import TaskSpec, load_or_build
+from scalemix.proxy import tasks
+from scalemix.proxy.tasks import TaskSpec
 from scalemix.proxy.train import TrainConfig
 
 _TOP_KEYS = {"name", "description", "corpus", "model", "train", "cohort", "group_size"}
@@ -67,9 +68,13 @@ class Run:
 
 @dataclass(frozen=True)
 class Job:
-    """Runs that train together as one vmapped program (same task, model and training config)."""
+    """Runs that train together as one vmapped program (same task, model and training config), with
+    the task arrays prepared at planning time (``data_path``, whose content hash is ``data_fingerprint``)
+    and the corpus spec to rebuild them on a machine without that file (a Ray cluster)."""
 
     corpus: dict
+    data_path: str
+    data_fingerprint: str
     runs: tuple[Run, ...]
 
 
@@ -161,7 +166,8 @@ def plan(config: dict, say=print) -> list[Job]:
             c.get("heldout_frac", 0.05), c.get("disjoint_sources", True),
         )
         corpus_spec = _resolve_corpus(config, task.langs, say)
-        data = load_or_build(task, corpus_spec)
+        data_path = tasks.prepare(task, corpus_spec)
+        data = tasks.load(data_path, task)
         train = TrainConfig(**(config.get("train", {}) | ({"steps": c["steps"]} if "steps" in c else {})))
         weights = mixtures.design(task.domains, c["mixture"])
         for d in sorted(c["d_model"], reverse=True):
@@ -172,7 +178,10 @@ def plan(config: dict, say=print) -> list[Job]:
                     tuple(float(x) for x in w), int(s))
                 for s in c.get("seeds", [0]) for w in weights
             ]
-            jobs += [Job(corpus_spec, tuple(runs[i : i + group])) for i in range(0, len(runs), group)]
+            jobs += [
+                Job(corpus_spec, str(data_path), data.fingerprint, tuple(runs[i : i + group]))
+                for i in range(0, len(runs), group)
+            ]
     return jobs
 
 
@@ -184,7 +193,13 @@ def execute(job: Job) -> list[dict]:
     from scalemix.proxy.train import train_group
 
     first = job.runs[0]
-    data = load_or_build(first.task, job.corpus)
+    path = job.data_path if Path(job.data_path).exists() else tasks.prepare(first.task, job.corpus)
+    data = tasks.load(path, first.task)
+    if data.fingerprint != job.data_fingerprint:
+        raise ScalemixError(
+            f"the corpus {job.corpus} changed since the sweep was planned (data {data.fingerprint}, planned "
+            f"{job.data_fingerprint}); re-run the sweep to plan it on the current corpus"
+        )
     t0 = time.perf_counter()
     result = train_group(first.model, first.train, data, np.array([r.weights for r in job.runs]), [r.seed for r in job.runs])
     wall = time.perf_counter() - t0

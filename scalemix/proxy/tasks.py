@@ -180,29 +180,43 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SCALEMIX_CACHE", Path.home() / ".cache" / "scalemix"))
 
 
-def load_or_build(spec: TaskSpec, corpus_spec: dict) -> TaskData:
-    """:func:`build` for a corpus described by ``corpus_spec`` (see :func:`open_corpus`), cached on disk.
+def prepare(spec: TaskSpec, corpus_spec: dict) -> Path:
+    """Build the task's arrays for the corpus ``corpus_spec`` describes (see :func:`open_corpus`) unless
+    the cache already holds them; return the cached ``.npz`` path.
 
-    The cache key covers the task spec, the corpus spec and the corpus fingerprint (catalog file sizes
-    and times, or the user corpus's content), so a changed corpus is re-read.
+    The cache key covers the task spec, the corpus spec and the corpus fingerprint (catalog file names,
+    sizes and times, or a user corpus's content), so a changed corpus is re-read. A sweep loads the
+    file prepared when it was planned (:func:`load`), so a corpus that changes mid-sweep (a package
+    installed) cannot mix two versions of the data in one table.
     """
     corpus = open_corpus(corpus_spec)
-    key = hashlib.sha256(json.dumps([asdict(spec), corpus_spec, corpus.fingerprint], sort_keys=True).encode())
+    key = [_CACHE_FORMAT, asdict(spec), corpus_spec, corpus.fingerprint]
+    key = hashlib.sha256(json.dumps(key, sort_keys=True).encode())
     path = cache_dir() / "tasks" / f"{key.hexdigest()[:20]}.npz"
-    if path.exists():
-        with np.load(path) as z:
-            arrays = {name: z[name] for name in z.files if name != "fingerprint"}
-            fp = str(z["fingerprint"])
-        return TaskData(spec, Vocab.for_langs(spec.langs), **arrays, corpus_fingerprint=corpus.fingerprint, fingerprint=fp)
-    data = build(spec, corpus)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    arrays = {f: getattr(data, f) for f in _ARRAY_FIELDS}
-    np.savez(tmp, fingerprint=np.array(data.fingerprint), **arrays)
-    os.replace(tmp, path)
-    return data
+    if not path.exists():
+        data = build(spec, corpus)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        arrays = {f: getattr(data, f) for f in _ARRAY_FIELDS}
+        np.savez(tmp, fingerprint=np.array(data.fingerprint), corpus_fingerprint=np.array(corpus.fingerprint), **arrays)
+        os.replace(tmp, path)
+    return path
 
 
+def load(path, spec: TaskSpec) -> TaskData:
+    """Task arrays saved by :func:`prepare`."""
+    with np.load(path) as z:
+        arrays = {name: z[name] for name in _ARRAY_FIELDS}
+        fps = str(z["fingerprint"]), str(z["corpus_fingerprint"])
+    return TaskData(spec, Vocab.for_langs(spec.langs), **arrays, corpus_fingerprint=fps[1], fingerprint=fps[0])
+
+
+def load_or_build(spec: TaskSpec, corpus_spec: dict) -> TaskData:
+    """:func:`load` of :func:`prepare`: the task's arrays, from the cache when possible."""
+    return load(prepare(spec, corpus_spec), spec)
+
+
+_CACHE_FORMAT = 2  # bump when the saved arrays change
 _ARRAY_FIELDS = (
     "train_tokens", "train_mask", "train_offsets", "train_counts",
     "eval_tokens", "eval_mask", "eval_domain", "eval_en_bytes",
