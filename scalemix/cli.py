@@ -349,6 +349,123 @@ def evaluate(
     console.print(table_out)
 
 
+_CONSTRAINT_HELP = {
+    "minimum": "Lower bound, w.DOMAIN=WEIGHT (repeat).",
+    "maximum": "Upper bound, w.DOMAIN=WEIGHT (repeat; 0 fixes a domain to zero).",
+    "cap_from": "JSON/TOML file of available tokens per domain (and max_epochs): caps w_d <= tokens_d * epochs / --tokens.",
+    "kl_to": "Prior mixture (DOMAIN=WEIGHT,... or a JSON/TOML file) for the --kl penalty.",
+}
+
+
+def _constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl) -> dict[str, Any]:
+    """The optimisation constraints as keyword arguments of ``scalemix.optimize``."""
+    from scalemix.optimize.spec import read_caps, read_mapping
+
+    options: dict[str, Any] = {"minimum": read_mapping(",".join(minimum or []), "--min"),
+                               "maximum": read_mapping(",".join(maximum or []), "--max")}
+    if cap_from:
+        options["available_tokens"], epochs = read_caps(cap_from)
+        options["max_epochs"] = max_epochs if max_epochs is not None else (epochs or 1.0)
+    if kl:
+        options.update(kl=kl, kl_to=read_mapping(kl_to or "", "--kl-to"))
+    return options
+
+
+@app.command()
+def optimize(
+    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    params: float = typer.Option(None, "--params", help="Model size N to plan for (laws that read it)."),
+    tokens: float = typer.Option(None, "--tokens", help="Token budget D to plan for (laws that read it; repetition caps)."),
+    objective: str = typer.Option("mean", "--objective", help="mean, max (worst target) or a TARGET to minimise alone."),
+    target_weights: str = typer.Option(None, "--target-weights", help="TARGET=WEIGHT,... for mean/max (default: all, uniform)."),
+    ceiling: list[str] = typer.Option(None, "--ceiling", help="TARGET=LOSS: keep that target's expected loss at or below LOSS (repeat)."),
+    minimum: list[str] = typer.Option(None, "--min", help=_CONSTRAINT_HELP["minimum"]),
+    maximum: list[str] = typer.Option(None, "--max", help=_CONSTRAINT_HELP["maximum"]),
+    cap_from: str = typer.Option(None, "--cap-from", help=_CONSTRAINT_HELP["cap_from"]),
+    max_epochs: float = typer.Option(None, "--max-epochs", help="Passes allowed over each domain's data (default: the caps file's, else 1)."),
+    kl_to: str = typer.Option(None, "--kl-to", help=_CONSTRAINT_HELP["kl_to"]),
+    kl: float = typer.Option(0.0, "--kl", help="Strength of the KL(w || prior) penalty."),
+    baseline: str = typer.Option(None, "--baseline", help="Mixture to beat: DOMAIN=WEIGHT,..., a JSON/TOML file, or 'uniform'."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (weights, expected, predicted, p_beats_baseline)."),
+) -> None:
+    """Optimal training mixture over the fit's draws: per-domain median and 90% interval of the optimum,
+    the mixture minimising the expected objective, its predicted losses, and P(beats --baseline)."""
+    from scalemix.fitresult import Fit
+    from scalemix.optimize import optimize as solve
+    from scalemix.optimize.spec import read_mapping
+
+    result = Fit.load(fit_dir)
+    domains = result.coords.get("domain", ())
+    base = {d: 1.0 / len(domains) for d in domains} if baseline == "uniform" else (read_mapping(baseline, "--baseline") if baseline else None)
+    optimum = solve(
+        result, params=params, tokens=tokens, objective=objective,
+        target_weights=read_mapping(target_weights, "--target-weights") if target_weights else None,
+        ceilings=read_mapping(",".join(ceiling), "--ceiling") if ceiling else None,
+        baseline=base,
+        **_constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl),
+    )
+    payload = optimum.to_dict()
+    if as_json:
+        _print_json(payload)
+        return
+    console = Console(width=_WIDE)
+    weights = Table("domain", "expected", "median", "q05", "q95", box=None, title="optimal weights")
+    for row in optimum.weights().iter_rows(named=True):
+        weights.add_row(row["domain"], *(f"{row[k]:.4f}" for k in ("expected", "median", "q05", "q95")))
+    console.print(weights)
+    losses = Table("target", "mean", "q05", "q95", "pred_q05", "pred_q95", box=None, title="predicted loss at the expected mixture")
+    for target, values in payload["predicted"].items():
+        losses.add_row(target, *(_number(values[k]) for k in ("mean", "q05", "q95", "pred_q05", "pred_q95")))
+    console.print(losses)
+    expected = payload["expected"]["objective"]
+    console.print(f"objective ({payload['settings']['objective']}): {expected['mean']:.6g} "
+                  f"[{expected['q05']:.6g}, {expected['q95']:.6g}] over {payload['draws']} draw(s)", highlight=False)
+    if payload["p_beats_baseline"] is not None:
+        console.print(f"P(beats baseline) = {payload['p_beats_baseline']:.3f}", highlight=False)
+
+
+@app.command()
+def front(
+    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    targets: str = typer.Option(..., "--targets", help="Two or more targets, comma-separated (a,b)."),
+    params: str = typer.Option(None, "--params", help="Model size(s), comma-separated: one front per size."),
+    tokens: str = typer.Option(None, "--tokens", help="Token budget(s), one or one per size."),
+    points: int = typer.Option(11, "--points", help="Target weightings per edge of the front."),
+    minimum: list[str] = typer.Option(None, "--min", help=_CONSTRAINT_HELP["minimum"]),
+    maximum: list[str] = typer.Option(None, "--max", help=_CONSTRAINT_HELP["maximum"]),
+    cap_from: str = typer.Option(None, "--cap-from", help=_CONSTRAINT_HELP["cap_from"]),
+    max_epochs: float = typer.Option(None, "--max-epochs", help="Passes allowed over each domain's data."),
+    kl_to: str = typer.Option(None, "--kl-to", help=_CONSTRAINT_HELP["kl_to"]),
+    kl: float = typer.Option(0.0, "--kl", help="Strength of the KL(w || prior) penalty."),
+    out: str = typer.Option(None, "--out", help="Write the front to this .csv or .parquet file."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (one record per front point and target)."),
+) -> None:
+    """Trade-off (Pareto) front between targets with 90% credible bands, one per model size."""
+    from scalemix.errors import OptimizeError
+    from scalemix.fitresult import Fit
+    from scalemix.optimize import front as trace
+
+    def numbers(text, option):
+        try:
+            return None if text is None else [float(v) for v in text.split(",")]
+        except ValueError:
+            raise OptimizeError(f"{option} {text!r} is not a comma-separated list of numbers like 1e8,1e9") from None
+
+    table = trace(Fit.load(fit_dir), targets.split(","), params=numbers(params, "--params"), tokens=numbers(tokens, "--tokens"),
+                  points=points, **_constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl))
+    if out:
+        table.write_parquet(out) if out.endswith(".parquet") else table.write_csv(out)
+    if as_json:
+        _print_json(table.to_dicts())
+        return
+    shown = ["params", "point", "target", "mean", "lo90", "hi90", *[c for c in table.columns if c.startswith("w.")][:6]]
+    console = Console(width=_WIDE)
+    view = Table(*shown, box=None)
+    for row in table.select(shown).iter_rows():
+        view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))
+    console.print(view)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run ``app``, turning a ScalemixError or OSError into one line, exit code 2."""
     args = sys.argv[1:] if argv is None else list(argv)

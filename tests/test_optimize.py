@@ -1,5 +1,7 @@
 """Optimal mixtures and fronts against closed forms, scipy on the same objective, and simulated runs."""
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -187,3 +189,41 @@ def test_worst_case_optimum_posterior_shrinks_around_the_truth_as_runs_are_added
         assert low - 0.01 <= truth[0] <= high + 0.01
         assert np.all(result.per_draw >= 0) and result.per_draw.sum(axis=1) == pytest.approx(np.ones(32), abs=1e-12)
     assert widths[1] < widths[0] / 2  # 8x the runs: about sqrt(8) = 2.8x narrower
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def test_cli_optimize_json_reads_caps_bounds_and_baseline(tmp_path):
+    from typer.testing import CliRunner
+
+    from scalemix.cli import app
+
+    saved = mixing_fit([[-2.0, -1.0, -3.0, 0.5, -0.5]]).save(tmp_path / "fit")
+    (tmp_path / "caps.toml").write_text("max_epochs = 2\n[available_tokens]\nc = 1.5e8\n")
+    result = CliRunner().invoke(app, ["optimize", str(saved), "--tokens", "1e9", "--cap-from", str(tmp_path / "caps.toml"),
+                                      "--max", "w.a=0", "--min", "w.d=0.1", "--baseline", "uniform", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert [payload["weights"][d]["median"] for d in "abcde"] == pytest.approx([0.0, 0.6, 0.3, 0.1, 0.0], abs=1e-4)
+    uniform_loss = 1 + np.exp(np.mean([-2.0, -1.0, -3.0, 0.5, -0.5]))
+    assert payload["p_beats_baseline"] == (payload["predicted"]["y0"]["mean"] < uniform_loss)
+    assert payload["predicted"]["y0"]["mean"] == pytest.approx(1 + np.exp(-0.6 - 0.9 + 0.05), rel=1e-6)
+
+
+def test_cli_front_and_infeasible_error(tmp_path, capsys):
+    from typer.testing import CliRunner
+
+    from scalemix.cli import app, main
+
+    theta = {"beta": [[20.0, 30.0]], "alpha": [[0.25, 0.3]], "Linf": [[1.5, 1.2]], "c1": [[0.3, 0.1]],
+             "c2": [[0.8, 1.0]], "c3": [[1.0, 1.0]]}
+    saved = make_fit("multilingual", theta, ["de", "fr"], ["de", "fr"], f="power").save(tmp_path / "fit")
+    result = CliRunner().invoke(app, ["front", str(saved), "--targets", "de,fr", "--params", "1e7,1e8", "--points", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert len(records) == 2 * 3 * 2 and all(r["lo90"] <= r["mean"] <= r["hi90"] for r in records)
+    with pytest.raises(SystemExit) as exit_:
+        main(["optimize", str(saved), "--params", "1e8", "--min", "w.de=0.7,w.fr=0.6"])
+    assert exit_.value.code == 2
+    assert "the minimums sum to 1.3 > 1 (de>=0.7, fr>=0.6)" in capsys.readouterr().err
