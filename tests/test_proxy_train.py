@@ -43,8 +43,8 @@ def test_loss_falls_well_below_uniform(setup, single):
 def test_same_seed_same_loss_and_vmapped_group_equals_single_runs(setup, single):
     data, model, cfg = setup
     group = train.train_group(model, cfg, data, np.array([[0.7, 0.3], [0.2, 0.8]]), [0, 1])
-    np.testing.assert_allclose(group.loss[0], single.loss[0], rtol=2e-4)
-    assert np.abs(group.loss[1] - single.loss[0]).max() > 1e-3  # another seed and mixture differ
+    np.testing.assert_allclose(group.loss[0], single.loss[0], rtol=1e-3)  # batched kernels: round-off only
+    assert np.abs(group.loss[1] - single.loss[0]).max() > 0.05  # another seed and mixture differ
     again = train.train_group(model, cfg, data, np.array([[0.7, 0.3]]), [0])
     np.testing.assert_array_equal(again.loss, single.loss)
 

@@ -154,8 +154,9 @@ def run_id(task_fingerprint: str, model: GPTConfig, train: TrainConfig, weights,
 def plan(config: dict, say=print) -> list[Job]:
     """All jobs of a sweep (task arrays are built or loaded from the cache to fingerprint the data).
 
-    Within a cohort, larger models come first (better packing over parallel workers); cohorts keep
-    their order, so the first cohorts of a long sweep finish first.
+    Jobs keep the cohorts' order and, within a cohort, go from the smallest model up, so a sweep that
+    is stopped early holds complete designs at the sizes it reached (list one cohort per size, as the
+    ``proxy-mnmt`` preset does, to finish every cohort's small sizes before anyone's large ones).
     """
     model_defaults = {"n_layers": 2, "seq_len": 128, "d_head": 16} | config.get("model", {})
     group = int(config.get("group_size", 1))
@@ -170,7 +171,7 @@ def plan(config: dict, say=print) -> list[Job]:
         data = tasks.load(data_path, task)
         train = TrainConfig(**(config.get("train", {}) | ({"steps": c["steps"]} if "steps" in c else {})))
         weights = mixtures.design(task.domains, c["mixture"])
-        for d in sorted(c["d_model"], reverse=True):
+        for d in sorted(c["d_model"]):
             model = GPTConfig(data.vocab.size, int(d), int(c.get("n_layers", model_defaults["n_layers"])),
                               model_defaults["seq_len"], model_defaults["d_head"])
             runs = [
