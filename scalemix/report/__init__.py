@@ -57,6 +57,17 @@ def build_report(
     return out
 
 
+def optimal_mixture(fit, table, at: Mapping[str, float]):
+    """The optimal training mixture at scale ``at`` over the fit's draws, against the runs' average
+    mixture as baseline (:func:`scalemix.optimize.optimize`); ``None`` for a law the mixture does not enter."""
+    if not ({"weights", "own_weight"} & set(fit.law.needs)):
+        return None
+    from scalemix.optimize import optimize
+
+    baseline = {name[2:]: weight for name, weight in mean_mixture(fit, table).items()}
+    return optimize(fit, params=at.get("params"), tokens=at.get("tokens"), baseline=baseline)
+
+
 def render(summary: dict, figures: dict) -> str:
     """The HTML page for ``summary`` with ``figures`` (data URIs); every string is autoescaped."""
     import jinja2
@@ -89,7 +100,7 @@ def _figures(fit, table) -> dict:
     drawn = {
         "curves": figures.fit_curves(curves.curves(fit, table, shown), table.loss_unit),
         "curves_caption": _curves_caption(fit) + more,
-        "residuals": figures.residuals(curves.residuals(fit, table).filter(_in(shown))),
+        "residuals": figures.residuals(curves.residuals(fit, table), shown),
         "effective_fraction": None,
         "per_weighting": None,
         "rank": None,
@@ -129,10 +140,4 @@ def _rank(fit) -> str:
     return figures.rank_plot(fit.inference_data.sel(**first), names)
 
 
-def _in(targets):
-    import polars as pl
-
-    return pl.col("target").is_in(targets)
-
-
-__all__ = ["build_report", "default_at", "format_number", "mean_mixture", "render", "runs_for"]
+__all__ = ["build_report", "default_at", "format_number", "mean_mixture", "optimal_mixture", "render", "runs_for"]

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from scalemix import laws
+from scalemix._x64 import float64
 from scalemix.fit.design import design
 
 BANDS = (0.5, 0.9)
@@ -79,7 +80,8 @@ def effective_fraction(fit, p: np.ndarray) -> dict[str, tuple[np.ndarray, dict[f
     (Fernandes et al. 2023, eq. 6: ``f_i(p) = p + c1_i p^c2_i (1 - p)^c3_i``)."""
     form = dict(fit.law.options).get("f", "power")
     theta = {k: v[None] for k, v in fit.draws.items()}
-    values = np.asarray(laws.effective_fraction(theta, np.asarray(p)[:, None, None], form))
+    with float64():
+        values = np.asarray(laws.effective_fraction(theta, np.asarray(p)[:, None, None], form))
     values = np.broadcast_to(values, (len(p), fit.n_draws, len(fit.targets)))
     return {t: (np.median(values[..., i], axis=1), _bands(values[..., i], axis=1)) for i, t in enumerate(fit.targets)}
 

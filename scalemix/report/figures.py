@@ -39,9 +39,8 @@ def fit_curves(curve_list: list[_curves.Curve], loss_unit: str) -> str:
     return _encode(fig)
 
 
-def residuals(frame) -> str:
+def residuals(frame, targets: list[str]) -> str:
     """Residuals log(observed) - median predicted log loss against model size, one panel per target."""
-    targets = frame["target"].unique(maintain_order=True).to_list()
     fig, axes = _grid(len(targets), height=2.0)
     for ax, target in zip(axes, targets):
         rows = frame.filter(frame["target"] == target)

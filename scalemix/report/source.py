@@ -36,4 +36,10 @@ def runs_for(fit, runs=None):
 
 def _fit_targets(table, fit):
     targets = list(fit.targets)
+    missing = [t for t in targets if t not in table.targets]
+    if missing:
+        raise RunTableError(
+            f"runs {table.source} (fingerprint {table.fingerprint()[:12]}) lack the fit's target(s) "
+            f"{', '.join(map(repr, missing[:5]))}; pass the runs the fit was made on with --runs"
+        )
     return table if list(table.targets) == targets else table.select(targets=targets)

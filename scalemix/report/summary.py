@@ -19,6 +19,9 @@ ESS_MIN = 400
 WIDE_RATIO = 10.0
 """A parameter whose 95% interval spans more than this factor is one the runs barely constrain."""
 
+VANISHING = 1e-8
+"""A parameter whose median magnitude is below this has been pushed to the edge of its range."""
+
 _REJECTED_LISTED = 20
 
 
@@ -111,6 +114,11 @@ def _warnings(fit) -> list[str]:
             if low.height:
                 found.append(f"{column.replace('_', ' ')} is below {ESS_MIN} for {low.height} parameter(s) "
                              f"({_names(low['parameter'].to_list())}): interval ends are noisy; draw more samples.")
+    vanishing = summary.filter(pl.col("median").abs() < VANISHING)
+    if vanishing.height:
+        found.append(f"{_names(vanishing['parameter'].to_list())} fitted to essentially 0 (below {VANISHING:g}): "
+                     "the runs do not pin these down (too few sizes or weights); read the law as the simpler one "
+                     "without them.")
     if fit.n_draws > 1:
         wide = summary.filter((pl.col("q025") > 0) & (pl.col("q975") > WIDE_RATIO * pl.col("q025")))
         if wide.height:

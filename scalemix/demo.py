@@ -1,0 +1,106 @@
+"""``scalemix demo``: the README's main job end to end on embedded real runs.
+
+read runs -> fit the ``multilingual`` law (Fernandes et al. 2023) -> predict at 10x the largest model ->
+optimal training weights -> HTML report -> a short summary. The dataset and method are the module
+constants below: the multilingual translation proxy runs (``proxy-mnmt``) with NUTS where this install
+has them, else RegMix's 256 mixtures trained at 1M and at 60M parameters (two sizes, so the exponent is
+identified) with a bootstrap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+DATASET = "proxy-mnmt"
+LAW = "multilingual"
+METHOD = "nuts"
+FALLBACK_METHOD = "bootstrap"
+FALLBACK_TARGETS = ("pile_cc", "github", "wikipedia_en", "arxiv")
+"""RegMix targets the fallback fits: web text, code, encyclopaedia, papers."""
+
+SCALE_UP = 10.0
+SEED = 0
+_OPTIONS = {
+    "nuts": {"full": {"chains": 2, "draws": 500, "warmup": 500}, "quick": {"chains": 2, "draws": 100, "warmup": 100}},
+    "bootstrap": {"full": {"n_boot": 100}, "quick": {"n_boot": 12}},
+}
+_QUICK_TARGETS = 2
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo made: the ``fit``, its ``predictions`` at 10x, the ``optimum`` and the files."""
+
+    fit: object
+    predictions: pl.DataFrame
+    optimum: object
+    report: Path
+    fit_dir: Path
+    runs: Path | str
+
+
+def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[str], None] = print) -> DemoResult:
+    """Run the demo into folder ``out`` (runs, saved fit, ``report.html`` + ``report.json``).
+
+    ``quick`` fits fewer targets with fewer draws (for tests and a first look); ``progress`` receives
+    one line per step.
+    """
+    from scalemix import runs
+    from scalemix.fit import METHODS, fit as fit_law
+    from scalemix.report import build_report, mean_mixture, optimal_mixture
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress("[1/5] reading runs")
+    source, targets = _source(out)
+    table = runs.read(source)
+    targets = list(targets or table.targets)[: _QUICK_TARGETS if quick else None]
+    method = METHOD if METHOD in METHODS else FALLBACK_METHOD
+    options = _OPTIONS[method]["quick" if quick else "full"]
+    progress(f"[2/5] fitting the {LAW} law by {method} to {len(targets)} targets of {table.source} ({options})")
+    fit = fit_law(table, LAW, method=method, targets=targets, seed=SEED, **options)
+    fit_dir = fit.save(out / "fit")
+    selected = table.select(targets=targets)
+    largest = float(selected.frame["params"].max())
+    at = {"params": SCALE_UP * largest, "tokens": SCALE_UP * float(selected.frame["tokens"].max())}
+    progress(f"[3/5] predicting at {SCALE_UP:g}x the largest model ({at['params']:.3g} parameters)")
+    predictions = fit.predict({**mean_mixture(fit, selected), **at}, levels=(0.9,))
+    progress("[4/5] optimal training weights over the draws")
+    optimum = optimal_mixture(fit, selected, at)
+    progress("[5/5] writing the report")
+    report = build_report(fit, out / "report.html", runs=selected, at=[at], optimum=optimum,
+                          command="scalemix demo" + (" --quick" if quick else "") + f" --out {out}")
+    return DemoResult(fit, predictions, optimum, report, fit_dir, source)
+
+
+def summary_lines(result: DemoResult) -> list[str]:
+    """A few lines for the terminal: predictions with 90% intervals, the optimum, where the report is."""
+    fit, optimum = result.fit, result.optimum
+    lines = [f"{fit.law.name} law, {fit.method}, {fit.n_draws} draws, runs {result.runs}"]
+    for row in result.predictions.iter_rows(named=True):
+        lines.append(f"  {row['target']:<14} loss at {row['params']:.3g} params: {row['median']:.4g} "
+                     f"(90% interval {row['lo90']:.4g} to {row['hi90']:.4g})")
+    top = sorted(zip(optimum.domains, optimum.expected), key=lambda item: -item[1])[:5]
+    lines.append("  optimal weights: " + ", ".join(f"{d} {w:.2f}" for d, w in top))
+    if optimum.p_beats_baseline is not None:
+        lines.append(f"  P(optimal mixture beats the runs' average mixture) = {optimum.p_beats_baseline:.2f}")
+    lines.append(f"report: {result.report} (summary {result.report.with_suffix('.json')})")
+    return lines
+
+
+def _source(out: Path) -> tuple[str, tuple[str, ...] | None]:
+    """The demo's runs: the embedded dataset if this install has it, else the RegMix pair written to
+    ``out/runs.parquet`` (a file, so that the saved fit can be re-read and reported on later)."""
+    from scalemix import datasets, runs
+
+    if DATASET in datasets.names():
+        return DATASET, None
+    path = out / "runs.parquet"
+    frames = [runs.read(name).frame.with_columns(run_id=pl.lit(f"{size}-") + pl.col("run_id"))
+              for size, name in (("1m", "regmix-1m-test"), ("60m", "regmix-60m-test"))]
+    pl.concat(frames).filter(pl.col("target").is_in(FALLBACK_TARGETS)).write_parquet(path)
+    return str(path), FALLBACK_TARGETS
