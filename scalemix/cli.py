@@ -349,6 +349,47 @@ def evaluate(
     console.print(table_out)
 
 
+@app.command()
+def report(
+    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    out: str = typer.Option("report.html", "--out", help="HTML file to write; the JSON summary goes beside it (.json)."),
+    runs_source: str = typer.Option(None, "--runs", help="The runs the fit was made on (default: the source it recorded)."),
+    at: list[str] = typer.Option(None, "--at", help="A scale to predict at, e.g. params=1e10,tokens=2e11 (repeat for several; default 10x the largest run; weights left out are the runs' average)."),
+    optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="Optimal mixture at the first --at scale (laws that depend on the mixture)."),
+) -> None:
+    """Write a self-contained HTML report on a fit (data, curves with bands, parameters, diagnostics,
+    predictions, optimal mixture, provenance) and its JSON summary."""
+    from scalemix.fitresult import Fit
+    from scalemix.report import build_report, default_at, optimal_mixture, runs_for
+
+    result = Fit.load(fit_dir)
+    table = runs_for(result, runs_source)
+    points = [_key_values(point.split(","), "--at") for point in at] if at else [default_at(table)]
+    optimum = optimal_mixture(result, table, points[0]) if optimize else None
+    command = " ".join(["scalemix report", fit_dir, "--out", out, *(["--runs", runs_source] if runs_source else []),
+                        *(f"--at {point}" for point in at or [])])
+    path = build_report(result, out, runs=table, at=points, optimum=optimum, command=command)
+    typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
+
+
+@app.command()
+def demo(
+    out: str = typer.Option("scalemix-demo", "--out", help="Folder for the runs, the saved fit and report.html."),
+    quick: bool = typer.Option(False, "--quick", help="Fewer targets and draws: a first look in about a minute."),
+) -> None:
+    """Fit the multilingual law to embedded real runs, predict at 10x the largest model, find the optimal
+    training weights and write an HTML report."""
+    import time
+
+    from scalemix.demo import run_demo, summary_lines
+
+    console = Console()
+    started = time.perf_counter()
+    result = run_demo(out, quick=quick, progress=lambda line: console.print(f"{time.perf_counter() - started:6.1f}s {line}", highlight=False))
+    for line in summary_lines(result):
+        console.print(line, highlight=False)
+
+
 _CONSTRAINT_HELP = {
     "minimum": "Lower bound, w.DOMAIN=WEIGHT (repeat).",
     "maximum": "Upper bound, w.DOMAIN=WEIGHT (repeat; 0 fixes a domain to zero).",
