@@ -181,13 +181,13 @@ def _data(table, spec: _Spec):
 def _start(table, spec: _Spec, inputs, observed, init: str, seed: int):
     """Latent starting values ``{site: unconstrained array}``, the whitening of the free elements
     (:func:`_whitening`), and the point fit (None for ``init="prior"``)."""
-    if init not in ("point", "prior"):
+    if not isinstance(init, Fit) and init not in ("point", "prior"):
         raise FitError(f"unknown init {init!r}; choose 'point' (start at the point fit) or 'prior' (prior medians)")
     loc, scale = spec.layout.prior_loc_scale()
-    if init == "point":
+    if init != "prior":
         from scalemix.fit.point import fit_point
 
-        point = fit_point(table, spec.law, seed=seed)
+        point = init if isinstance(init, Fit) else fit_point(table, spec.law, seed=seed)
         z = np.asarray(spec.layout.pack({k: v[0] for k, v in point.draws.items()}))
         sigma = np.maximum(point.noise[0], 1e-3)
     else:
@@ -232,13 +232,13 @@ def fit_nuts(
     likelihood: str = "student",
     seed: int = 0,
     progress: bool = False,
-    init: str = "point",
+    init: str | Fit = "point",
     posterior_predictive: bool = False,
 ) -> Fit:
     """Posterior of ``law`` on ``table`` by NUTS: ``chains x draws`` draws after ``warmup`` adaptation steps.
 
-    ``init="point"`` starts every chain (with a small seeded jitter) at the point fit; ``"prior"`` at the
-    prior medians. ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat and
+    ``init="point"`` starts every chain (with a small seeded jitter) at the point fit (or at ``init``
+    when it is a point :class:`Fit` of the same law and runs); ``"prior"`` at the prior medians. ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat and
     bulk/tail ESS, and ``warnings`` (also raised as Python warnings) when divergences occur or R-hat
     exceeds 1.01. ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
     """
@@ -264,7 +264,7 @@ def fit_nuts(
         warnings.warn(message, stacklevel=2)
     settings = {"chains": chains, "draws": draws, "warmup": warmup, "hierarchical": hierarchical,
                 "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
-                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init}
+                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init if isinstance(init, str) else "point"}
     return _fit(spec, table, by_chain, "nuts", diagnostics, settings, idata)
 
 
@@ -279,7 +279,7 @@ def fit_svi(
     likelihood: str = "student",
     seed: int = 0,
     progress: bool = False,
-    init: str = "point",
+    init: str | Fit = "point",
 ) -> Fit:
     """Approximate posterior of ``law`` on ``table`` by SVI: a multivariate-normal guide on the
     unconstrained latents (``AutoMultivariateNormal``), ``steps`` Adam steps on the ELBO (optax), then
@@ -295,9 +295,9 @@ def fit_svi(
         started = time.perf_counter()
         result = svi.run(jax.random.PRNGKey(seed), steps, inputs, whitening, observed, progress_bar=progress)
         names = [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
-        predictive = Predictive(model, guide=guide, params=result.params, num_samples=draws, return_sites=names)
-        samples = predictive(jax.random.PRNGKey(seed + 1), inputs, whitening)
-        by_chain = {k: np.asarray(v)[None] for k, v in samples.items()}
+        latent = guide.sample_posterior(jax.random.PRNGKey(seed + 1), result.params, sample_shape=(draws,))
+        samples = Predictive(model, posterior_samples=latent, return_sites=names)(jax.random.PRNGKey(seed + 2), inputs, whitening)
+        by_chain = {k: np.asarray(v)[None] for k, v in {**latent, **samples}.items()}
         sampling_s = time.perf_counter() - started
         idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, False, sample_stats=None)
     losses = np.asarray(result.losses)
@@ -315,7 +315,7 @@ def fit_svi(
         diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
     settings = {"steps": steps, "draws": draws, "learning_rate": learning_rate, "hierarchical": hierarchical,
                 "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
-                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init}
+                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init if isinstance(init, str) else "point"}
     return _fit(spec, table, by_chain, "svi", diagnostics, settings, idata)
 
 

@@ -1,0 +1,147 @@
+"""Bayesian fits (NUTS, SVI), LOO comparison and derived quantities, checked against published values,
+scipy on the same densities, closed forms and hand-built chains with a known answer.
+
+One NUTS fit of the Chinchilla law (2 chains x 300 draws) is shared by the module."""
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import optimize, stats
+
+from scalemix import derived, laws
+from scalemix.fit import bayes, fit_nuts, fit_svi
+from scalemix.fit.compare import compare
+from scalemix.fitresult import Fit
+
+EPOCH_ALPHA, EPOCH_ALPHA_95 = 0.3478, (0.317, 0.373)
+EPOCH_E_95, EPOCH_BETA_95 = (1.769, 1.871), (0.331, 0.415)
+
+
+@pytest.fixture(scope="module")
+def nuts(chinchilla_table, chinchilla_fit):
+    return fit_nuts(chinchilla_table, laws.get("chinchilla"), chains=2, draws=300, warmup=300, seed=0, init=chinchilla_fit)
+
+
+def _interval(fit, name, level=0.95):
+    tail = (1 - level) / 2
+    return np.quantile(fit.draws[name][:, 0], [tail, 1 - tail])
+
+
+def test_alpha_interval_contains_epoch_and_is_as_wide_as_their_bootstrap(nuts):
+    lo, hi = _interval(nuts, "alpha")
+    assert lo < EPOCH_ALPHA < hi
+    epoch_width = EPOCH_ALPHA_95[1] - EPOCH_ALPHA_95[0]
+    assert 0.5 * epoch_width < hi - lo < 2.0 * epoch_width
+    for name, (epoch_lo, epoch_hi) in (("E", EPOCH_E_95), ("beta", EPOCH_BETA_95)):
+        lo, hi = _interval(nuts, name)
+        assert lo < (epoch_lo + epoch_hi) / 2 < hi, name
+
+
+def test_diagnostics_in_summary_and_converged(nuts):
+    summary = nuts.summary()
+    assert {"rhat", "ess_bulk", "ess_tail"} <= set(summary.columns)
+    assert summary["rhat"].max() < 1.05  # short chains: the benchmark checks 1.01 at 4 x 1000
+    assert summary["ess_bulk"].min() > 100
+    assert nuts.diagnostics["divergences"] == 0
+    assert nuts.n_draws == 600 and nuts.noise.shape == (600, 1) and nuts.noise_df == bayes.STUDENT_DF
+    shape = nuts.to_dict()
+    assert set(shape["params"]["alpha[massivetext]"]) >= {"rhat", "ess_bulk", "ess_tail"}
+    assert "divergences" in shape["diagnostics"]
+
+
+def test_disagreeing_chains_raise_an_rhat_warning(nuts):
+    """Two chains shifted apart by 3 posterior sd have R-hat far above 1.01 (Gelman-Rubin)."""
+    idata = nuts.inference_data.copy()
+    alpha = idata.posterior["alpha"].values.copy()
+    alpha[1] += 3 * alpha.std()
+    idata.posterior["alpha"].values[:] = alpha
+    spec = bayes._spec(nuts.law, nuts.coords, "student", False)
+    diagnostics = bayes._mcmc_diagnostics(spec, idata, chains=2)
+    assert diagnostics["max_rhat"] > 1.5
+    assert any("R-hat" in w and "alpha" in w for w in diagnostics["warnings"])
+
+
+def test_log_likelihood_is_the_student_t_density(nuts, chinchilla_table):
+    """The pointwise log-likelihood ArviZ reads for LOO equals scipy's Student-t log density."""
+    frame, log_loss = nuts.log_loss_draws(chinchilla_table.frame.select("params", "tokens", "target"))
+    observed = np.log(chinchilla_table.frame["loss"].to_numpy())
+    for s in (0, 457):
+        chain, draw = divmod(s, 300)
+        expected = stats.t.logpdf(observed, bayes.STUDENT_DF, log_loss[s], nuts.noise[s, 0])
+        stored = nuts.inference_data.log_likelihood["log_loss"].values[chain, draw]
+        np.testing.assert_allclose(stored, expected, rtol=1e-10)
+
+
+def test_predictive_interval_covers_the_runs(nuts, chinchilla_table):
+    pred = nuts.predict(chinchilla_table.frame.select("params", "tokens", "target", "loss"), levels=(0.9,))
+    inside = ((pred["loss"] >= pred["pred_lo90"]) & (pred["loss"] <= pred["pred_hi90"])).mean()
+    assert 0.8 <= inside <= 0.98  # 240 runs, 90% nominal, Student-t tails
+    assert ((pred["pred_hi90"] - pred["pred_lo90"]) > (pred["hi90"] - pred["lo90"])).all()
+
+
+def test_save_load_round_trips_the_inference_data(nuts, tmp_path):
+    loaded = Fit.load(nuts.save(tmp_path / "fit"))
+    for group in ("posterior", "log_likelihood", "sample_stats", "observed_data"):
+        original, back = getattr(nuts.inference_data, group), getattr(loaded.inference_data, group)
+        for name in original.data_vars:
+            np.testing.assert_array_equal(original[name].values, back[name].values)
+    assert list(loaded.inference_data.posterior["alpha"].dims) == ["chain", "draw", "target"]
+    assert loaded.summary().equals(nuts.summary())
+
+
+def test_svi_agrees_with_nuts(nuts, chinchilla_table, chinchilla_fit):
+    svi = fit_svi(chinchilla_table, laws.get("chinchilla"), steps=1500, draws=1000, seed=0, init=chinchilla_fit)
+    for name in ("alpha", "beta", "E"):
+        a, b = nuts.draws[name][:, 0], svi.draws[name][:, 0]
+        assert abs(np.median(a) - np.median(b)) < 0.5 * a.std(), name
+        assert 0.5 < b.std() / a.std() < 2.0, name
+
+
+def test_loo_prefers_chinchilla_to_a_law_blind_to_tokens(nuts, chinchilla_table):
+    power = fit_svi(chinchilla_table, laws.get("power"), steps=1500, draws=600, seed=0)
+    table = compare({"chinchilla": nuts, "power": power})
+    best = table.row(0, named=True)
+    assert best["model"] == "chinchilla"
+    assert table["elpd_diff"][1] > 4 * table["dse"][1]
+    # p_loo ~ the number of free parameters (5 law + 1 noise) for a regular, well-identified model
+    assert 4.0 < best["p_loo"] < 12.0
+
+
+def test_compare_refuses_a_point_fit(nuts, chinchilla_fit):
+    with pytest.raises(Exception, match="no posterior"):
+        compare([nuts, chinchilla_fit])
+
+
+def test_compute_optimal_matches_a_numerical_minimum(chinchilla_fit):
+    """N* from the closed form equals scipy's minimum of A N^-alpha + B D^-beta on 6 N D = C."""
+    flops = 5.76e23
+    table = derived.compute_optimal(chinchilla_fit, [flops]).filter(pl.col("quantity") == "params")
+    theta = {k: float(v[0, 0]) for k, v in chinchilla_fit.draws.items()}
+
+    def loss(log_n):
+        n = np.exp(log_n)
+        return theta["A"] * n ** -theta["alpha"] + theta["B"] * (flops / (6 * n)) ** -theta["beta"]
+
+    best = optimize.minimize_scalar(loss, bounds=(np.log(1e8), np.log(1e13)), method="bounded", options={"xatol": 1e-10})
+    assert table["median"][0] == pytest.approx(np.exp(best.x), rel=1e-4)
+
+
+def test_compute_optimal_intervals_over_draws(nuts):
+    table = derived.compute_optimal(nuts, [1e21, 1e24], levels=(0.9,))
+    assert table.height == 6
+    assert (table["lo90"] < table["median"]).all() and (table["median"] < table["hi90"]).all()
+
+
+def test_effective_fraction_closed_form():
+    """f(p) = p + c1 p^c2 (1-p)^c3 on known draws (Fernandes et al. 2023, eq. 6)."""
+    rng = np.random.default_rng(0)
+    draws = {name: rng.uniform(0.2, 1.5, (50, 2)) for name in ("beta", "alpha", "Linf", "c1", "c2", "c3")}
+    fit = Fit(law=laws.get("multilingual"), coords={"target": ("de", "fr"), "domain": ("de", "fr")}, draws=draws,
+              method="bootstrap", noise=np.full((50, 2), 0.01))
+    p = 0.3
+    expected = p + draws["c1"] * p ** draws["c2"] * (1 - p) ** draws["c3"]
+    table = derived.effective_fraction(fit, [p], levels=(0.9,))
+    np.testing.assert_allclose(table["median"], np.median(expected, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(table["hi90"], np.quantile(expected, 0.95, axis=0), rtol=1e-12)
+    n_eff = derived.effective_params(fit, [1e8], [p])
+    np.testing.assert_allclose(n_eff["mean"], 1e8 * expected.mean(axis=0), rtol=1e-12)
