@@ -231,6 +231,8 @@ def _print_fit(summary: dict[str, Any]) -> None:
     console.print("; ".join(f for f in facts if f), highlight=False)
     for reason in point.get("set_aside_reasons", []):
         console.print(f"set aside: {reason}", highlight=False)
+    for warning in diagnostics.get("warnings", []):
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
     table = Table("parameter", "median", "q025", "q975", box=None)
     for name, values in summary["params"].items():
         table.add_row(name, *(_number(values.get(k)) for k in ("median", "q025", "q975")))
@@ -505,6 +507,28 @@ def front(
     for row in table.select(shown).iter_rows():
         view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))
     console.print(view)
+
+
+@app.command()
+def compare(
+    fits: list[str] = typer.Argument(..., help="Two or more saved Bayesian fits (directories from `scalemix fit --method nuts|svi --out`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Rank laws fitted to the same runs by PSIS-LOO (expected log predictive density; higher is better)."""
+    from scalemix.fit.compare import compare as compare_fits
+    from scalemix.fitresult import Fit
+
+    table = compare_fits({path: Fit.load(path) for path in fits})
+    if as_json:
+        _print_json(table.to_dicts())
+        return
+    console = Console(width=_WIDE)
+    view = Table(*table.columns, box=None)
+    for row in table.iter_rows():
+        view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))
+    console.print(view)
+    for row in table.filter(table["pareto_k_bad"] > 0).iter_rows(named=True):
+        console.print(f"warning: {row['model']}: {row['pareto_k_bad']} run(s) with Pareto k > 0.7, LOO is unreliable there", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:
