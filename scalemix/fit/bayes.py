@@ -58,7 +58,7 @@ RHAT_LIMIT = 1.01
 DENSE_MASS_MAX_SIZE = 64
 """NUTS adapts a dense mass matrix (exponent/coefficient correlations) up to this many latent elements."""
 _INIT_JITTER = 0.1
-_LIKELIHOODS = ("student", "normal")
+_LIKELIHOODS = {"student": "student", "student-t": "student", "t": "student", "normal": "normal"}
 _RESERVED = ("u", "prior_free", "pop_loc", "pop_scale", "z_raw", "sigma", "log_loss")
 
 
@@ -84,7 +84,8 @@ class _Spec:
 
 def _spec(law: Law, coords, likelihood: str, hierarchical: bool) -> _Spec:
     if likelihood not in _LIKELIHOODS:
-        raise FitError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(_LIKELIHOODS)}")
+        raise FitError(f"unknown likelihood {likelihood!r}; choose student (Student-t, the default) or normal")
+    likelihood = _LIKELIHOODS[likelihood]
     clash = sorted({p.name for p in law.params} & set(_RESERVED))
     if clash:
         raise FitError(f"law {law.name!r} names a parameter {clash[0]!r}, which the Bayesian model reserves; rename it")
