@@ -1,0 +1,109 @@
+"""NUTS posteriors against the 4,000-refit bootstrap, side by side in one process, wall time including compile.
+
+1. Chinchilla (Epoch's 240 points): NUTS 4 chains x 1,000 draws (1,000 warmup) vs Besiroglu et al.'s
+   4,000-resample bootstrap (scalemix's vmapped refits): alpha's 95% interval, max R-hat, wall time.
+   Epoch's published bootstrap interval for alpha is (0.317, 0.373).
+2. The joint `multilingual` law on 10 simulated language pairs (known truth; 8 sizes x 5 weights each):
+   the same NUTS figures, and how many of the 60 true parameters fall in their 95% intervals.
+3. "Fit small, predict large" on Chinchilla: fit on runs with N < 2e9, coverage of the 90% predictive
+   interval on the held-out larger runs, NUTS vs bootstrap.
+
+    python benchmarks/bench_bayes.py [--chains 4 --draws 1000 --warmup 1000 --n-boot 4000]
+
+The last line is the bootstrap / NUTS wall-time ratio on Chinchilla (> 1: NUTS is faster).
+"""
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import polars as pl
+
+from scalemix import laws, runs
+from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
+from scalemix._x64 import float64
+
+
+def _timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args, **kwargs)
+    return result, time.perf_counter() - started, [str(w.message) for w in caught]
+
+
+def _interval(draws, level=0.95):
+    return tuple(np.quantile(draws, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def simulated_multilingual(targets=10, seed=0):
+    """Runs of the multilingual law (power f) with known parameters, log-normal noise of 1%."""
+    rng = np.random.default_rng(seed)
+    names = [f"p{i}" for i in range(targets)]
+    truth = {"beta": rng.uniform(20, 200, targets), "alpha": rng.uniform(0.2, 0.4, targets),
+             "Linf": rng.uniform(0.8, 1.6, targets), "c1": rng.uniform(0.05, 0.5, targets),
+             "c2": rng.uniform(0.5, 1.5, targets), "c3": rng.uniform(0.5, 1.5, targets)}
+    rows = []
+    for n in np.geomspace(2e7, 1e9, 8):
+        for p in (0.05, 0.1, 0.3, 0.7, 1.0):
+            for i, name in enumerate(names):
+                f = p + truth["c1"][i] * p ** truth["c2"][i] * (1 - p) ** truth["c3"][i]
+                loss = truth["beta"][i] * (f * n) ** -truth["alpha"][i] + truth["Linf"][i]
+                weights = {f"w.{other}": (p if other == name else (1 - p) / (targets - 1)) for other in names}
+                rows.append({"run_id": f"{name}-{n:.3g}-{p}", "params": n, "target": name,
+                             "loss": loss * np.exp(0.01 * rng.standard_normal()), **weights})
+    return runs.read(pl.DataFrame(rows)), truth
+
+
+def predictive_coverage(fit, held_out, level=0.9):
+    pred = fit.predict(held_out.frame.select("params", "tokens", "target", "loss"), levels=(level,))
+    suffix = f"{100 * level:g}"
+    return float(((pred["loss"] >= pred[f"pred_lo{suffix}"]) & (pred["loss"] <= pred[f"pred_hi{suffix}"])).mean())
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=1000)
+    parser.add_argument("--n-boot", type=int, default=4000)
+    args = parser.parse_args()
+    mcmc = {"chains": args.chains, "draws": args.draws, "warmup": args.warmup}
+    chinchilla = laws.get("chinchilla")
+    table = runs.read("chinchilla")
+    rows = []
+
+    nuts, nuts_s, nuts_warnings = _timed(fit_nuts, table, chinchilla, **mcmc)
+    boot, boot_s, _ = _timed(fit_bootstrap, table, chinchilla, n_boot=args.n_boot)
+    for name, fit, seconds in (("nuts", nuts, nuts_s), (f"bootstrap x{args.n_boot}", boot, boot_s)):
+        lo, hi = _interval(fit.draws["alpha"][:, 0])
+        rows.append({"case": "chinchilla", "method": name, "alpha_lo95": lo, "alpha_hi95": hi,
+                     "max_rhat": fit.diagnostics.get("max_rhat"), "divergences": fit.diagnostics.get("divergences"),
+                     "wall_s": seconds})
+    rows.append({"case": "chinchilla", "method": "Epoch bootstrap x4000 (published)", "alpha_lo95": 0.317, "alpha_hi95": 0.373})
+
+    ml_table, truth = simulated_multilingual()
+    ml_law = laws.get("multilingual", f="power")
+    ml, ml_s, ml_warnings = _timed(fit_nuts, ml_table, ml_law, **mcmc)
+    covered = sum(int(lo <= t <= hi) for name, values in truth.items()
+                  for t, (lo, hi) in zip(values, (_interval(ml.draws[name][:, i]) for i in range(len(values)))))
+    rows.append({"case": f"multilingual 10 pairs ({covered}/60 true params in 95%)", "method": "nuts",
+                 "max_rhat": ml.diagnostics["max_rhat"], "divergences": ml.diagnostics["divergences"], "wall_s": ml_s})
+
+    small = table.select(where=pl.col("params") < 2e9)
+    large = table.select(where=pl.col("params") >= 2e9)
+    for name, function, options in (("nuts", fit_nuts, mcmc), ("bootstrap", fit_bootstrap, {"n_boot": 1000})):
+        fit, seconds, _ = _timed(function, small, chinchilla, **options)
+        rows.append({"case": f"fit N<2e9 ({small.frame.height} runs), 90% pred. coverage of {large.frame.height} larger: "
+                             f"{predictive_coverage(fit, large):.2f}", "method": name, "wall_s": seconds})
+
+    with pl.Config(tbl_rows=20, tbl_width_chars=200, fmt_str_lengths=90, tbl_hide_dataframe_shape=True):
+        print(pl.DataFrame(rows))
+    for message in nuts_warnings + ml_warnings:
+        print("warning:", message)
+    print(f"bootstrap/nuts wall-time ratio on chinchilla: {boot_s / nuts_s:.2f}")
+
+
+if __name__ == "__main__":
+    main()
