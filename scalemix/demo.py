@@ -19,13 +19,15 @@ DATASET = "proxy-mnmt"
 LAW = "multilingual"
 METHOD = "nuts"
 FALLBACK_METHOD = "bootstrap"
+QUICK_METHOD = "bootstrap"
+"""``--quick`` resamples instead of sampling the posterior: seconds of fitting instead of minutes."""
 FALLBACK_TARGETS = ("pile_cc", "github", "wikipedia_en", "arxiv")
 """RegMix targets the fallback fits: web text, code, encyclopaedia, papers."""
 
 SCALE_UP = 10.0
 SEED = 0
 _OPTIONS = {
-    "nuts": {"full": {"chains": 2, "draws": 500, "warmup": 500}, "quick": {"chains": 2, "draws": 100, "warmup": 100}},
+    "nuts": {"full": {"chains": 2, "draws": 500, "warmup": 500}},
     "bootstrap": {"full": {"n_boot": 100}, "quick": {"n_boot": 12}},
 }
 _QUICK_TARGETS = 2
@@ -46,8 +48,8 @@ class DemoResult:
 def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[str], None] = print) -> DemoResult:
     """Run the demo into folder ``out`` (runs, saved fit, ``report.html`` + ``report.json``).
 
-    ``quick`` fits fewer targets with fewer draws (for tests and a first look); ``progress`` receives
-    one line per step.
+    ``quick`` fits fewer targets by a small bootstrap (for tests and a first look); ``progress``
+    receives one line per step.
     """
     from scalemix import runs
     from scalemix.fit import METHODS, fit as fit_law
@@ -59,7 +61,7 @@ def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[st
     source, targets = _source(out)
     table = runs.read(source)
     targets = list(targets or table.targets)[: _QUICK_TARGETS if quick else None]
-    method = METHOD if METHOD in METHODS else FALLBACK_METHOD
+    method = QUICK_METHOD if quick else METHOD if METHOD in METHODS else FALLBACK_METHOD
     options = _OPTIONS[method]["quick" if quick else "full"]
     progress(f"[2/5] fitting the {LAW} law by {method} to {len(targets)} targets of {table.source} ({options})")
     fit = fit_law(table, LAW, method=method, targets=targets, seed=SEED, **options)

@@ -137,7 +137,8 @@ def _rank(fit) -> str:
     names = [p.name for p in fit.law.params if p.name in posterior]
     first = {dim: list(posterior[dim].values[:_RANKED_ELEMENTS]) for n in names for dim in posterior[n].dims
              if dim not in ("chain", "draw")}
-    return figures.rank_plot(fit.inference_data.sel(**first), names)
+    return figures.rank_plot(fit.inference_data.sel(**first), names, panels=sum(
+        int(np.prod([len(first[d]) for d in posterior[n].dims if d in first])) for n in names))
 
 
 __all__ = ["build_report", "default_at", "format_number", "mean_mixture", "optimal_mixture", "render", "runs_for"]

@@ -81,11 +81,11 @@ def per_weighting(fit, name: str = "beta") -> str:
     return _encode(fig)
 
 
-def rank_plot(inference_data, var_names: list[str]) -> str:
-    """ArviZ rank plots per chain: flat histograms mean the chains agree."""
+def rank_plot(inference_data, var_names: list[str], panels: int) -> str:
+    """ArviZ rank plots per chain (``panels`` scalar elements in all): flat histograms mean the chains agree."""
     import arviz as az
 
-    axes = az.plot_rank(inference_data, var_names=var_names, figsize=(10, 2.2 * math.ceil(len(var_names) / 3)))
+    axes = az.plot_rank(inference_data, var_names=var_names, figsize=(12, 2.4 * math.ceil(panels / 3)))
     return _encode(np.ravel(axes)[0].figure)
 
 
