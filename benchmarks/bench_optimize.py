@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.optimize import minimize
 
-import scalemix as sm
+from scalemix.fit import fit as fit_law
 from scalemix._x64 import float64
 from scalemix.fitresult import Fit
 from scalemix.optimize import optimize
@@ -30,7 +30,7 @@ def main():
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--scipy-draws", type=int, default=100)
     args = parser.parse_args()
-    point = sm.fit("regmix-1m-train", "mixing", targets=["pile_cc"])
+    point = fit_law("regmix-1m-train", "mixing", targets=["pile_cc"])
     rng = np.random.default_rng(0)
     draws = {k: np.repeat(v, args.draws, axis=0) for k, v in point.draws.items()}
     draws["t"] = draws["t"] + 0.3 * rng.standard_normal(draws["t"].shape)

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import polars as pl
 
-import scalemix as sm
+from scalemix.fit import fit as fit_law
 from scalemix import runs
 from scalemix.baseline import fit_regressor
 from scalemix.fit.validate import kfold, metrics, regret_at_1
@@ -25,7 +25,7 @@ REGRESSORS = ("lightgbm", "linear")
 
 
 def _model(name, train):
-    return sm.fit(train, name) if name in LAWS else fit_regressor(train, name)
+    return fit_law(train, name) if name in LAWS else fit_regressor(train, name)
 
 
 def regmix():
