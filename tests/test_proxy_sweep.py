@@ -109,6 +109,12 @@ def test_bad_config_names_file_key_and_fix(tmp_path):
     bad.write_text(CONFIG.replace("steps = 30", "stepz = 30"))
     with pytest.raises(ScalemixError, match=r"bad.toml \[train\]: unknown key 'stepz' \(value 30\); allowed keys"):
         sweep.load_config(bad)
+    bad.write_text(CONFIG.replace("steps = 30", 'steps = "30"'))
+    with pytest.raises(ScalemixError, match=r"\[train\]: steps = '30' must be an int"):
+        sweep.load_config(bad)
+    bad.write_text(CONFIG.replace("n_segments = 400", "n_segment = 400"))
+    with pytest.raises(ScalemixError, match=r"corpus 'synthetic': bad or missing keys"):
+        sweep.plan(sweep.load_config(bad), say=lambda m: None)
     with pytest.raises(ScalemixError, match="does not exist"):
         sweep.load_config(tmp_path / "none.toml")
 

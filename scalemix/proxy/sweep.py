@@ -108,10 +108,30 @@ def _check_keys(table: dict, allowed: set, where: str):
         raise ScalemixError(f"{where}: unknown key {unknown[0]!r} (value {table[unknown[0]]!r}); allowed keys are {sorted(allowed)}")
 
 
+def _check_type(value, expected: type, key: str, where: str):
+    ok = isinstance(value, expected) and not isinstance(value, bool)
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok:
+        raise ScalemixError(f"{where}: {key} = {value!r} must be a{'n' if expected is int else ''} {expected.__name__}")
+
+
+def _check_list(value, expected: type, key: str, where: str):
+    if not isinstance(value, list) or not value:
+        raise ScalemixError(f"{where}: {key} = {value!r} must be a non-empty list")
+    for v in value:
+        _check_type(v, expected, key, where)
+
+
 def _validate(config: dict, where: str):
     _check_keys(config, _TOP_KEYS, where)
     _check_keys(config.get("model", {}), _MODEL_KEYS, f"{where} [model]")
     _check_keys(config.get("train", {}), _TRAIN_KEYS, f"{where} [train]")
+    for key, value in config.get("model", {}).items():
+        _check_type(value, int, key, f"{where} [model]")
+    for key, value in config.get("train", {}).items():
+        default = TrainConfig.__dataclass_fields__[key].default
+        _check_type(value, float if default is None else type(default), key, f"{where} [train]")
     cohorts = config.get("cohort", [])
     if not cohorts:
         raise ScalemixError(f"{where}: no [[cohort]] tables; add one with mode, domains, d_model, seeds and mixture")
@@ -121,6 +141,9 @@ def _validate(config: dict, where: str):
         for key in ("domains", "d_model", "mixture"):
             if key not in c:
                 raise ScalemixError(f"{at}: missing key {key!r}")
+        _check_list(c["domains"], str, "domains", at)
+        _check_list(c["d_model"], int, "d_model", at)
+        _check_list(c.get("seeds", [0]), int, "seeds", at)
 
 
 def _resolve_corpus(config: dict, langs: list[str], say) -> dict:

@@ -229,8 +229,15 @@ def open_corpus(corpus_spec: dict) -> corpus_mod.Corpus:
     ``{"source": "tsv", "path": ...}`` or ``{"source": "libreoffice", "path": ...}``."""
     spec = dict(corpus_spec)
     source = spec.pop("source", None)
+    try:
+        return _open(source, spec)
+    except (TypeError, KeyError) as e:
+        raise ScalemixError(f"corpus {source!r}: bad or missing keys, have {sorted(corpus_spec)} ({e})") from None
+
+
+def _open(source, spec: dict) -> corpus_mod.Corpus:
     if source == "catalogs":
-        return corpus_mod.read_catalogs(spec.pop("langs"), **spec)
+        return corpus_mod.read_catalogs(**spec)
     if source == "synthetic":
         return corpus_mod.synthetic(**spec)
     if source == "libreoffice":
