@@ -104,7 +104,6 @@ def _figures(fit, table) -> dict:
         "effective_fraction": None,
         "per_weighting": None,
         "rank": None,
-        "front": None,
     }
     if fit.law.name == "multilingual" and dict(fit.law.options).get("f") != "proportional":
         p = np.linspace(0.0, 1.0, 101)

@@ -89,20 +89,6 @@ def rank_plot(inference_data, var_names: list[str], panels: int) -> str:
     return _encode(np.ravel(axes)[0].figure)
 
 
-def front(points, x: str, y: str, baseline: tuple[float, float] | None = None) -> str:
-    """A trade-off front: ``y`` against ``x`` with 90% intervals where given (columns ``<y>_lo``/``<y>_hi``)."""
-    fig, ax = plt.subplots(figsize=(5.0, 4.0), dpi=_DPI)
-    if f"{y}_lo" in points.columns:
-        ax.fill_between(points[x], points[f"{y}_lo"], points[f"{y}_hi"], alpha=0.25, lw=0, label="90% interval")
-    ax.plot(points[x], points[y], "o-", ms=3, label="front (median)")
-    if baseline is not None:
-        ax.scatter([baseline[0]], [baseline[1]], marker="*", s=80, color="C3", label="baseline", zorder=3)
-    ax.set(xlabel=x, ylabel=y)
-    ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
-    return _encode(fig)
-
-
 def _grid(panels: int, height: float = _PANEL[1]):
     columns = min(_COLUMNS, max(panels, 1))
     rows = math.ceil(panels / columns)
