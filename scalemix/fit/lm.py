@@ -10,8 +10,9 @@ with ``psi(r) = clip(r, -delta, delta)``: the curvature is the Huber objective's
 matrix (rows inside ``delta`` only), and the Marquardt damping is scaled by the IRLS curvature of the
 Huber majoriser, so that a large ``lam`` gives a safe IRLS-scaled gradient step and a small one the
 Newton step of the piecewise-quadratic objective, which settles once the rows inside ``delta`` do.
-A step is kept only when the objective falls. A start has converged when the proposed step is below
-``xtol`` relative to the parameters. The step does not change when the objective is multiplied by a
+A step is kept only when the objective falls. A start has converged when a kept step is below
+``xtol`` relative to the parameters; one whose damping hits its ceiling (no step lowers the objective)
+stops as *stalled*, not converged. The step does not change when the objective is multiplied by a
 constant, so neither does this test: weighting rows by 1/n (a mean) cannot stop the fit early.
 """
 
@@ -63,25 +64,26 @@ def solve(residuals: Residuals, z0, data, weights, delta, *, max_iter: int = 200
         return jac.T @ psi, hessian, jnp.sum(jac * jac * irls[:, None], axis=0)
 
     def step(state):
-        z, f, lam, it, _ = state
+        z, f, lam, it, _, _ = state
         grad, hessian, scale = linearise(z)
         scale = jnp.maximum(scale, 1e-12 * jnp.max(scale) + 1e-300)
         proposal = jnp.linalg.solve(hessian + lam * jnp.diag(scale), -grad)
         proposal = jnp.where(jnp.all(jnp.isfinite(proposal)), proposal, jnp.zeros_like(z))
         f_new = value(z + proposal)
-        accept = f_new < f
         small = jnp.max(jnp.abs(proposal)) <= xtol * (1.0 + jnp.max(jnp.abs(z)))
+        accept = (f_new < f) | (small & (f_new <= f))
         z = jnp.where(accept, z + proposal, z)
         f = jnp.where(accept, f_new, f)
         lam = jnp.clip(jnp.where(accept, lam / 3.0, lam * 4.0), 1e-12, 1e12)
-        return z, f, lam, it + 1, small | (lam >= 1e12)
+        return z, f, lam, it + 1, small & accept, lam >= 1e12
 
     def keep_going(state):
-        return (~state[4]) & (state[3] < max_iter)
+        _, _, _, it, converged, stalled = state
+        return ~(converged | stalled) & (it < max_iter)
 
     z0 = jnp.asarray(z0)
-    state = (z0, value(z0), jnp.asarray(1e-3, z0.dtype), jnp.asarray(0), jnp.asarray(False))
-    z, f, _, iterations, converged = jax.lax.while_loop(keep_going, step, state)
+    state = (z0, value(z0), jnp.asarray(1e-3, z0.dtype), jnp.asarray(0), jnp.asarray(False), jnp.asarray(False))
+    z, f, _, iterations, converged, _ = jax.lax.while_loop(keep_going, step, state)
     grad = jax.grad(lambda q: objective(residuals, q, data, weights, delta))(z)
     return Solution(z, f, jnp.max(jnp.abs(grad)), iterations, converged)
 
