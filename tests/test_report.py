@@ -21,7 +21,7 @@ from scalemix.errors import RunTableError
 from scalemix.fit import METHODS, fit_bootstrap
 from scalemix.report import build_report, curves, format_number, runs_for
 
-SECTIONS = ("data", "fit", "parameters", "diagnostics", "predictions", "optimum", "provenance")
+SECTIONS = ("data", "fit", "parameters", "diagnostics", "predictions", "optimum", "front", "provenance")
 TRUTH = {"beta": 40.0, "alpha": 0.3, "Linf": 1.5, "c1": 0.8, "c2": 0.5, "c3": 1.0}
 ODD_TARGET = '<script>alert("x")</script>'
 
@@ -152,15 +152,48 @@ def test_curves_are_the_law_in_closed_form(chinchilla_fit, chinchilla_table):
     assert curve.bands == {}  # one draw: no bands
 
 
-def test_effective_fraction_is_the_median_of_eq6_over_draws(bootstrap_fit):
-    p = np.array([0.05, 0.5, 0.95])
-    fractions = curves.effective_fraction(bootstrap_fit, p)
-    d = bootstrap_fit.draws
+def _eq6(draws, i, p):
+    """Fernandes et al. 2023, eq. 6 per draw: f_i(p) = p + c1 p^c2 (1 - p)^c3, ``[len(p), S]``."""
+    p = np.asarray(p)[:, None]
+    return p + draws["c1"][:, i] * p ** draws["c2"][:, i] * (1 - p) ** draws["c3"][:, i]
+
+
+def test_effective_fraction_is_the_median_of_eq6_over_draws(bootstrap_fit, bootstrap_report):
+    rows = json.loads(bootstrap_report.with_suffix(".json").read_text())["effective_fraction"]["rows"]
     for i, target in enumerate(bootstrap_fit.targets):
-        by_draw = p[:, None] + d["c1"][:, i] * p[:, None] ** d["c2"][:, i] * (1 - p[:, None]) ** d["c3"][:, i]
-        median, bands = fractions[target]
-        np.testing.assert_allclose(median, np.median(by_draw, axis=1), rtol=1e-12)
-        np.testing.assert_allclose(bands[0.9][1], np.quantile(by_draw, 0.95, axis=1), rtol=1e-12)
+        mine = [r for r in rows if r["target"] == target]
+        by_draw = _eq6(bootstrap_fit.draws, i, [r["p"] for r in mine])
+        np.testing.assert_allclose([r["median"] for r in mine], np.median(by_draw, axis=1), rtol=1e-12)
+        np.testing.assert_allclose([r["hi90"] for r in mine], np.quantile(by_draw, 0.95, axis=1), rtol=1e-12)
+        np.testing.assert_allclose([r["lo50"] for r in mine], np.quantile(by_draw, 0.25, axis=1), rtol=1e-12)
+
+
+def test_front_is_the_optimizers_front_and_each_point_the_best_weighted_mixture(bootstrap_fit, bootstrap_report):
+    """The report's front (drawn from the JSON rows) is scalemix.optimize.front's, and every point's
+    weight p on 'de' minimises E_s[lambda L_de(p) + (1 - lambda) L_fr(1 - p)] (scipy, law in numpy)."""
+    from scipy.optimize import minimize_scalar
+
+    from scalemix.optimize import front
+
+    summary = json.loads(bootstrap_report.with_suffix(".json").read_text())
+    assert summary["front"]["targets"] == ["de", "fr"] and 'alt="trade-off front"' in bootstrap_report.read_text()
+    sizes = np.array(summary["front"]["sizes"])
+    assert sizes.tolist() == [1e7, 1e9, 1e10]  # smallest and largest run, the requested scale
+    expected = front(bootstrap_fit, ["de", "fr"], params=sizes, tokens=20 * sizes, points=11)
+    rows = summary["front"]["rows"]
+    assert len(rows) == expected.height == 2 * 11 * 3
+    for column in ("params", "w.de", "median", "lo90", "hi90"):
+        np.testing.assert_allclose([r[column] for r in rows], expected[column].to_numpy(), rtol=1e-12)
+    d = bootstrap_fit.draws
+
+    def loss(i, n, p):
+        return d["beta"][:, i] * (_eq6(d, i, [p])[0] * n) ** -d["alpha"][:, i] + d["Linf"][:, i]
+
+    for r in rows[::2]:
+        lam, n = r["lambda.de"], r["params"]
+        best = minimize_scalar(lambda p: np.mean(lam * loss(0, n, p) + (1 - lam) * loss(1, n, 1 - p)),
+                               bounds=(0, 1), method="bounded", options={"xatol": 1e-8}).x
+        assert r["w.de"] == pytest.approx(best, abs=2e-3)
 
 
 def test_user_strings_are_escaped(tmp_path):
@@ -245,6 +278,6 @@ def test_embedded_figures_are_valid_pngs(bootstrap_report):
     import matplotlib.image
 
     sources = re.findall(r'src="data:image/png;base64,([^"]+)"', bootstrap_report.read_text())
-    assert len(sources) == 3  # curves, residuals, effective fraction
+    assert len(sources) == 4  # curves, residuals, effective fraction, front
     for data in sources:
         assert matplotlib.image.imread(io.BytesIO(base64.b64decode(data)), format="png").shape[0] > 100

@@ -5,7 +5,7 @@
 
 Sections: data, fitted curves with 50% / 90% bands and residuals per target, the effective-parameter
 fraction (multilingual laws), parameters with R-hat / ESS, diagnostics with plain-language warnings,
-predictions, the optimal mixture, provenance. Figures are embedded PNGs: nothing is fetched at view time.
+predictions, the optimal mixture and the trade-off front between two targets, provenance. Figures are embedded PNGs: nothing is fetched at view time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from scalemix.report.source import runs_for
-from scalemix.report.summary import default_at, mean_mixture, summarize
+from scalemix.report.summary import default_at, mean_mixture, summarize, untrained_domains
 
 MAX_PANELS = 12
 """Targets drawn in the per-target figures; the JSON summary and tables hold them all."""
@@ -49,7 +49,7 @@ def build_report(
     table = runs_for(fit, runs)
     at = [default_at(table)] if at is None else list(at)
     summary = summarize(fit, table, at=at, optimum=optimum, command=command)
-    html = render(summary, _figures(fit, table))
+    html = render(summary, _figures(fit, table, summary))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
@@ -59,13 +59,17 @@ def build_report(
 
 def optimal_mixture(fit, table, at: Mapping[str, float]):
     """The optimal training mixture at scale ``at`` over the fit's draws, against the runs' average
-    mixture as baseline (:func:`scalemix.optimize.optimize`); ``None`` for a law the mixture does not enter."""
+    mixture as baseline (:func:`scalemix.optimize.optimize`); ``None`` for a law the mixture does not enter.
+
+    For a law that reads only each target's own weight (multilingual) the mixture is over the fitted
+    targets' domains alone (:func:`untrained_domains`): one model trained on its own pairs."""
     if not ({"weights", "own_weight"} & set(fit.law.needs)):
         return None
     from scalemix.optimize import optimize
 
     baseline = {name[2:]: weight for name, weight in mean_mixture(fit, table).items()}
-    return optimize(fit, params=at.get("params"), tokens=at.get("tokens"), baseline=baseline)
+    return optimize(fit, params=at.get("params"), tokens=at.get("tokens"), baseline=baseline,
+                    zero=untrained_domains(fit, fit.targets))
 
 
 def render(summary: dict, figures: dict) -> str:
@@ -92,28 +96,21 @@ def format_number(value) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4g}"
 
 
-def _figures(fit, table) -> dict:
+def _figures(fit, table, summary: dict) -> dict:
     from scalemix.report import curves, figures
 
     shown = list(fit.targets[:MAX_PANELS])
     more = f" Showing {len(shown)} of {len(fit.targets)} targets." if len(fit.targets) > len(shown) else ""
-    drawn = {
+    fraction, front = summary["effective_fraction"], summary["front"]
+    return {
         "curves": figures.fit_curves(curves.curves(fit, table, shown), table.loss_unit),
         "curves_caption": _curves_caption(fit) + more,
         "residuals": figures.residuals(curves.residuals(fit, table), shown),
-        "effective_fraction": None,
-        "per_weighting": None,
-        "rank": None,
+        "effective_fraction": figures.effective_fraction(fraction["rows"], shown) if "rows" in fraction else None,
+        "per_weighting": figures.per_weighting(fit) if "weighting" in fit.coords else None,
+        "front": figures.front(front["rows"], front["targets"], table.loss_unit) if "rows" in front else None,
+        "rank": _rank(fit) if fit.inference_data is not None and "posterior" in fit.inference_data.groups() else None,
     }
-    if fit.law.name == "multilingual" and dict(fit.law.options).get("f") != "proportional":
-        p = np.linspace(0.0, 1.0, 101)
-        fractions = curves.effective_fraction(fit, p)
-        drawn["effective_fraction"] = figures.effective_fraction({t: fractions[t] for t in shown}, p)
-    if "weighting" in fit.coords:
-        drawn["per_weighting"] = figures.per_weighting(fit)
-    if fit.inference_data is not None and "posterior" in fit.inference_data.groups():
-        drawn["rank"] = _rank(fit)
-    return drawn
 
 
 def _curves_caption(fit) -> str:
@@ -140,4 +137,5 @@ def _rank(fit) -> str:
         int(np.prod([len(first[d]) for d in posterior[n].dims if d in first])) for n in names))
 
 
-__all__ = ["build_report", "default_at", "format_number", "mean_mixture", "optimal_mixture", "render", "runs_for"]
+__all__ = ["build_report", "default_at", "format_number", "mean_mixture", "optimal_mixture", "render", "runs_for",
+           "untrained_domains"]

@@ -1,5 +1,5 @@
-"""The numbers behind the report's figures, computed over a fit's draws: fitted curves over model size
-with central bands, residuals at the observed runs, and the effective-parameter fraction ``f_i(p)``.
+"""The numbers behind the report's per-target figures, computed over a fit's draws: fitted curves over
+model size with central bands (:meth:`~scalemix.Fit.predict`) and residuals at the observed runs.
 
 Every function returns plain arrays or polars frames; :mod:`scalemix.report.figures` only draws them.
 """
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from scalemix import laws
-from scalemix._x64 import float64
 from scalemix.fit.design import design
+from scalemix.fitresult import level_suffix
 
 BANDS = (0.5, 0.9)
 """Central intervals drawn around each median curve."""
@@ -70,20 +69,8 @@ def curves(fit, table, targets) -> list[Curve]:
     grid = np.geomspace(low / 2, high * 20, _GRID)
     series = [s for t in targets for s in _series(fit, rows.filter(pl.col("target") == t), t)]
     queries = [_query(fit, s, grid, mean_mixture) for s in series]
-    _, log_loss = fit.log_loss_draws(pl.concat(queries, how="diagonal_relaxed"))
-    loss = np.exp(log_loss).reshape(log_loss.shape[0], len(series), _GRID)
-    return [_curve(s, grid, loss[:, k]) for k, s in enumerate(series)]
-
-
-def effective_fraction(fit, p: np.ndarray) -> dict[str, tuple[np.ndarray, dict[float, tuple]]]:
-    """``{target: (median f_i(p), {level: (lo, hi)})}`` over the fit's draws, for a multilingual law
-    (Fernandes et al. 2023, eq. 6: ``f_i(p) = p + c1_i p^c2_i (1 - p)^c3_i``)."""
-    form = dict(fit.law.options).get("f", "power")
-    theta = {k: v[None] for k, v in fit.draws.items()}
-    with float64():
-        values = np.asarray(laws.effective_fraction(theta, np.asarray(p)[:, None, None], form))
-    values = np.broadcast_to(values, (len(p), fit.n_draws, len(fit.targets)))
-    return {t: (np.median(values[..., i], axis=1), _bands(values[..., i], axis=1)) for i, t in enumerate(fit.targets)}
+    predicted = fit.predict(pl.concat(queries, how="diagonal_relaxed"), levels=BANDS)
+    return [_curve(fit, s, predicted[k * _GRID : (k + 1) * _GRID]) for k, s in enumerate(series)]
 
 
 @dataclass(frozen=True)
@@ -121,13 +108,9 @@ def _query(fit, s: _Series, grid: np.ndarray, mean_mixture: dict[str, float]) ->
     return pl.DataFrame(columns)
 
 
-def _curve(s: _Series, grid: np.ndarray, loss: np.ndarray) -> Curve:
-    bands = _bands(loss, axis=0) if loss.shape[0] > 1 else {}
-    return Curve(s.target, s.label, grid, np.median(loss, axis=0), bands, s.points.select("params", "loss"))
-
-
-def _bands(values: np.ndarray, axis: int) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-    return {
-        level: (np.quantile(values, (1 - level) / 2, axis=axis), np.quantile(values, (1 + level) / 2, axis=axis))
-        for level in BANDS
-    }
+def _curve(fit, s: _Series, predicted: pl.DataFrame) -> Curve:
+    columns = {level: (f"lo{level_suffix(level)}", f"hi{level_suffix(level)}") for level in BANDS}
+    bands = {level: (predicted[lo].to_numpy(), predicted[hi].to_numpy()) for level, (lo, hi) in columns.items()}
+    points = s.points.select("params", "loss")
+    return Curve(s.target, s.label, predicted["params"].to_numpy(), predicted["median"].to_numpy(),
+                 bands if fit.n_draws > 1 else {}, points)

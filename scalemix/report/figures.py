@@ -50,19 +50,35 @@ def residuals(frame, targets: list[str]) -> str:
     return _encode(fig)
 
 
-def effective_fraction(fractions: dict, p: np.ndarray) -> str:
-    """``f_i(p)`` against ``p`` with 50% / 90% bands and the ``f = p`` diagonal (Fernandes et al. 2023,
-    Figure 6): above the diagonal the other pairs help (synergy), below they interfere."""
+def effective_fraction(rows: list[dict], targets: list[str]) -> str:
+    """``f_i(p)`` against ``p`` (median, 50% / 90% bands; ``rows`` of the summary's effective fraction)
+    with the ``f = p`` diagonal (Fernandes et al. 2023, Figure 6): above the diagonal the other pairs
+    help (synergy), below they interfere."""
     fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=_DPI)
     ax.plot([0, 1], [0, 1], color="0.3", ls="--", lw=1, label="f = p")
-    for k, (target, (median, bands)) in enumerate(fractions.items()):
+    for k, target in enumerate(targets):
+        mine = _columns([r for r in rows if r["target"] == target])
         colour = f"C{k % 10}"
-        for level, (lo, hi) in sorted(bands.items(), reverse=True):
-            ax.fill_between(p, lo, hi, color=colour, alpha=0.12 if level > 0.5 else 0.25, lw=0)
-        ax.plot(p, median, color=colour, lw=1.4, label=target)
+        for level, alpha in (("90", 0.12), ("50", 0.25)):
+            ax.fill_between(mine["p"], mine[f"lo{level}"], mine[f"hi{level}"], color=colour, alpha=alpha, lw=0)
+        ax.plot(mine["p"], mine["median"], color=colour, lw=1.4, label=target)
     ax.set(xlabel="training weight p", ylabel="effective fraction f(p)", xlim=(0, 1), ylim=(0, None))
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
+    return _encode(fig)
+
+
+def front(rows: list[dict], targets: list[str], loss_unit: str) -> str:
+    """The trade-off front between two targets (Fernandes et al. 2023, Figure 7): the median loss of
+    one against the other, one line per model size, with each point's 90% credible interval as bars."""
+    x_target, y_target = targets
+    fig, ax = plt.subplots(figsize=(5.4, 4.4), dpi=_DPI)
+    for k, size in enumerate(sorted({r["params"] for r in rows})):
+        x, y = (_columns([r for r in rows if r["params"] == size and r["target"] == t]) for t in targets)
+        ax.errorbar(x["median"], y["median"], xerr=[x["median"] - x["lo90"], x["hi90"] - x["median"]],
+                    yerr=[y["median"] - y["lo90"], y["hi90"] - y["median"]], fmt="o-", ms=3, lw=1.2,
+                    elinewidth=0.6, capsize=0, color=f"C{k % 10}", label=f"N = {size:.3g}")
+    ax.set(xlabel=f"{x_target} loss ({loss_unit})", ylabel=f"{y_target} loss ({loss_unit})")
+    ax.legend(fontsize=7, frameon=False)
     return _encode(fig)
 
 
@@ -77,7 +93,6 @@ def per_weighting(fit, name: str = "beta") -> str:
         ax.errorbar(weights, median, yerr=[median - lo, hi - median], fmt="o-", ms=3, capsize=2, label=target)
     ax.set(xlabel="training weight p", ylabel=name, yscale="log")
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
     return _encode(fig)
 
 
@@ -87,6 +102,11 @@ def rank_plot(inference_data, var_names: list[str], panels: int) -> str:
 
     axes = az.plot_rank(inference_data, var_names=var_names, figsize=(12, 2.4 * math.ceil(panels / 3)))
     return _encode(np.ravel(axes)[0].figure)
+
+
+def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Summary rows (sorted by the front point or by ``p``, as stored) as one array per column."""
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
 
 
 def _grid(panels: int, height: float = _PANEL[1]):

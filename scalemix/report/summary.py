@@ -22,6 +22,12 @@ WIDE_RATIO = 10.0
 VANISHING = 1e-8
 """A parameter whose median magnitude is below this has been pushed to the edge of its range."""
 
+FRACTION_GRID = 51
+"""Training weights ``p`` in [0, 1] at which the effective-parameter fraction is summarised and drawn."""
+
+FRONT_POINTS = 11
+"""Points on each trade-off front (target weightings between the two targets)."""
+
 _REJECTED_LISTED = 20
 
 
@@ -34,8 +40,9 @@ def default_at(table) -> dict[str, float]:
 def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=None, command: str | None = None) -> dict:
     """Every number the report shows: data, fit, parameters, diagnostics and warnings, predictions at
     the scales ``at`` (dicts of ``params``, ``tokens``, ``w.<domain>``; unset weights are the runs'
-    average mixture), the optimal mixture (a :class:`scalemix.optimize.Optimum` or ``None``) and
-    provenance."""
+    average mixture), the effective-parameter fraction (multilingual law), the optimal mixture (a
+    :class:`scalemix.optimize.Optimum` or ``None``), the trade-off front between the first two targets
+    and provenance."""
     from scalemix import __version__
 
     return {
@@ -45,9 +52,26 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
         "parameters": _json(fit.summary().to_dicts()),
         "diagnostics": _diagnostics(fit),
         "predictions": _predictions(fit, table, at),
+        "effective_fraction": _effective_fraction(fit),
         "optimum": _optimum(fit, optimum),
+        "front": _front(fit, table, at),
         "provenance": {**_json(fit.provenance), "command": command, "scalemix": __version__},
     }
+
+
+def untrained_domains(fit, targets: Sequence[str]) -> list[str]:
+    """Domains a mixture for ``targets`` should leave at 0: for a law that reads only each target's own
+    weight (multilingual), every domain that is not one of ``targets`` -- it would be trained on and
+    help none of them. Mixture laws (``w.<domain>`` of every domain) get none."""
+    if "weights" in fit.law.needs or "own_weight" not in fit.law.needs:
+        return []
+    return [d for d in fit.coords.get("domain", ()) if d not in targets]
+
+
+def front_sizes(table, at: Sequence[Mapping[str, float]]) -> list[float]:
+    """Model sizes of the fronts: the smallest and largest run and each requested scale."""
+    sizes = [float(table.frame["params"].min()), float(table.frame["params"].max())]
+    return sorted(set(sizes + [float(point["params"]) for point in at if "params" in point]))
 
 
 def mean_mixture(fit, table) -> dict[str, float]:
@@ -145,6 +169,37 @@ def _predictions(fit, table, at) -> list[dict]:
         record.update({k: row[k] for k in ("pred_lo90", "pred_hi90")})
         rows.append(record)
     return _json(rows)
+
+
+def _effective_fraction(fit) -> dict:
+    if fit.law.name != "multilingual" or dict(fit.law.options).get("f") == "proportional":
+        return {"status": "not applicable", "reason": f"the {fit.law.name} law has no effective-parameter fraction"}
+    from scalemix.derived import effective_fraction
+
+    frame = effective_fraction(fit, np.linspace(0.0, 1.0, FRACTION_GRID), levels=(0.5, 0.9))
+    return {"status": "computed", "rows": _json(frame.drop("quantity").to_dicts())}
+
+
+def _front(fit, table, at) -> dict:
+    """The Pareto front between the first two targets (Fernandes et al. 2023, Figure 7) at
+    :func:`front_sizes`, tokens at the runs' median tokens per parameter, within the targets' own
+    domains for own-weight laws (:func:`untrained_domains`)."""
+    from scalemix.errors import OptimizeError
+    from scalemix.optimize import front
+
+    targets = list(fit.targets[:2])
+    if len(targets) < 2:
+        return {"status": "not applicable", "reason": "a front needs a fit of two or more targets"}
+    sizes = np.asarray(front_sizes(table, at))
+    ratio = float(np.median(table.frame["tokens"] / table.frame["params"]))
+    try:
+        frame = front(fit, targets, params=sizes, tokens=sizes * ratio, points=FRONT_POINTS,
+                      zero=untrained_domains(fit, targets))
+    except OptimizeError as error:
+        return {"status": "not applicable", "reason": str(error)}
+    keep = ["point", "params", "tokens", *(c for c in frame.columns if c.startswith(("lambda.", "w."))),
+            "target", "mean", "median", "lo90", "hi90"]
+    return {"status": "computed", "targets": targets, "sizes": _json(sizes), "rows": _json(frame.select(keep).to_dicts())}
 
 
 def _optimum(fit, optimum) -> dict:
