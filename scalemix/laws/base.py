@@ -201,6 +201,11 @@ class Layout:
         return loc, scale
 
 
+def per_row(theta: Mapping[str, Array], index: Array) -> dict[str, Array]:
+    """Each per-target parameter read at every row's target: ``{name: theta[name][index]}``."""
+    return {name: value[index] for name, value in theta.items()}
+
+
 def safe_log(x: Array) -> Array:
     """``log(x)`` with ``log(0) = -inf`` and a finite gradient at 0 (for weights that are exactly 0)."""
     positive_x = jnp.where(x > 0, x, 1.0)

@@ -4,23 +4,27 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import logsumexp
 
-from scalemix.laws.base import Inputs, Law, Param, positive, real
+from scalemix.laws.base import Inputs, Law, Param, per_row, positive, real
 
 _A_GRID = tuple(float(np.exp(a)) for a in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0))
 _E_GRID = tuple(float(np.exp(e)) for e in (-1.0, -0.5, 0.0, 0.5, 1.0))
 _EXPONENT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
-def _log_loss(theta, x: Inputs):
-    i = x.target
-    terms = jnp.stack(
+def log_terms(t, x: Inputs):
+    """``[log E, log A - alpha log N, log B - beta log D]`` per row (``t`` already read per row), ``[3, rows]``:
+    the terms whose ``logsumexp`` is Chinchilla's log loss, shared by the laws that extend it."""
+    return jnp.stack(
         [
-            jnp.log(theta["E"][i]) * jnp.ones_like(x.params),
-            jnp.log(theta["A"][i]) - theta["alpha"][i] * jnp.log(x.params),
-            jnp.log(theta["B"][i]) - theta["beta"][i] * jnp.log(x.tokens),
+            jnp.log(t["E"]) * jnp.ones_like(x.params),
+            jnp.log(t["A"]) - t["alpha"] * jnp.log(x.params),
+            jnp.log(t["B"]) - t["beta"] * jnp.log(x.tokens),
         ]
     )
-    return logsumexp(terms, axis=0)
+
+
+def _log_loss(theta, x: Inputs):
+    return logsumexp(log_terms(per_row(theta, x.target), x), axis=0)
 
 
 def chinchilla() -> Law:

@@ -3,19 +3,13 @@
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from scalemix.laws.base import Inputs, Law, Param, positive
+from scalemix.laws.base import Inputs, Law, Param, per_row, positive
+from scalemix.laws.chinchilla import log_terms
 
 
 def _log_loss(theta, x: Inputs):
-    i = x.target
-    terms = jnp.stack(
-        [
-            jnp.log(theta["E"][i]) * jnp.ones_like(x.params),
-            jnp.log(theta["A"][i]) - theta["alpha"][i] * jnp.log(x.params),
-            jnp.log(theta["B"][i]) - theta["beta"][i] * jnp.log(x.tokens),
-        ]
-    )
-    return logsumexp(terms, axis=0) - theta["gamma"][i] * jnp.log(x.own_weight)
+    t = per_row(theta, x.target)
+    return logsumexp(log_terms(t, x), axis=0) - t["gamma"] * jnp.log(x.own_weight)
 
 
 def multilingual_family() -> Law:

@@ -3,7 +3,8 @@
 import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
-from scalemix.laws.base import Inputs, Law, Param, positive, safe_log
+from scalemix.laws.base import Inputs, Law, Param, per_row, positive, safe_log
+from scalemix.laws.chinchilla import log_terms
 
 _SIZE_PARAMS = (
     Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
@@ -15,18 +16,10 @@ _SIZE_PARAMS = (
 
 
 def _additive_log_loss(theta, x: Inputs):
-    i = x.target
-    powered = jnp.exp(theta["gamma"][i] * safe_log(x.weights))  # h_j^gamma_j, 0 where h_j = 0
-    mixture_term = -jnp.log(jnp.sum(theta["C"][i] * powered, axis=-1))
-    terms = jnp.stack(
-        [
-            jnp.log(theta["E"][i]) * jnp.ones_like(x.params),
-            mixture_term,
-            jnp.log(theta["A"][i]) - theta["alpha"][i] * jnp.log(x.params),
-            jnp.log(theta["B"][i]) - theta["beta"][i] * jnp.log(x.tokens),
-        ]
-    )
-    return logsumexp(terms, axis=0)
+    t = per_row(theta, x.target)
+    powered = jnp.exp(t["gamma"] * safe_log(x.weights))  # h_j^gamma_j, 0 where h_j = 0
+    mixture_term = -jnp.log(jnp.sum(t["C"] * powered, axis=-1))
+    return logsumexp(jnp.concatenate([log_terms(t, x), mixture_term[None]]), axis=0)
 
 
 def mixture_additive() -> Law:
@@ -52,17 +45,10 @@ def mixture_additive() -> Law:
 
 
 def _joint_log_loss(theta, x: Inputs):
-    i = x.target
-    log_a = theta["gammaA"][i] * jnp.log(jnp.sum(theta["CA"][i] * x.weights, axis=-1))
-    log_b = theta["gammaB"][i] * jnp.log(jnp.sum(theta["CB"][i] * x.weights, axis=-1))
-    terms = jnp.stack(
-        [
-            jnp.log(theta["E"][i]) * jnp.ones_like(x.params),
-            log_a - theta["alpha"][i] * jnp.log(x.params),
-            log_b - theta["beta"][i] * jnp.log(x.tokens),
-        ]
-    )
-    return logsumexp(terms, axis=0)
+    t = per_row(theta, x.target)
+    t["A"] = jnp.sum(t["CA"] * x.weights, axis=-1) ** t["gammaA"]
+    t["B"] = jnp.sum(t["CB"] * x.weights, axis=-1) ** t["gammaB"]
+    return logsumexp(log_terms(t, x), axis=0)
 
 
 def mixture_joint() -> Law:

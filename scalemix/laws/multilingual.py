@@ -2,7 +2,7 @@
 
 import jax.numpy as jnp
 
-from scalemix.laws.base import Inputs, Law, Param, positive, safe_log, unit
+from scalemix.laws.base import Inputs, Law, Param, per_row, positive, safe_log, unit
 
 _F_FORMS = ("power", "linear", "proportional")
 
@@ -23,13 +23,9 @@ def effective_fraction(theta, p, f: str = "power"):
     return p
 
 
-def _select(theta, i):
-    return {name: value[i] for name, value in theta.items()}
-
-
 def _make_log_loss(f):
     def log_loss(theta, x: Inputs):
-        t = _select(theta, x.target)
+        t = per_row(theta, x.target)
         log_effective = jnp.log(effective_fraction(t, x.own_weight, f)) + jnp.log(x.params)
         return jnp.logaddexp(jnp.log(t["beta"]) - t["alpha"] * log_effective, jnp.log(t["Linf"]))
 
