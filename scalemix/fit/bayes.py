@@ -25,10 +25,11 @@ ArviZ ``InferenceData`` named by parameter with the law's dims.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -36,10 +37,12 @@ import numpy as np
 import numpyro
 import numpyro.distributions as dist
 import optax
-from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
+from tqdm.auto import tqdm
+from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal
 from numpyro.infer.initialization import init_to_value
-from numpyro.infer.util import log_likelihood
+from numpyro.infer.hmc import hmc
+from numpyro.infer.util import constrain_fn, log_likelihood, potential_energy
 
 from scalemix._x64 import float64
 from scalemix.errors import FitError
@@ -58,6 +61,7 @@ RHAT_LIMIT = 1.01
 DENSE_MASS_MAX_SIZE = 64
 """NUTS adapts a dense mass matrix (exponent/coefficient correlations) up to this many latent elements."""
 _INIT_JITTER = 0.1
+_PROGRESS_SEGMENTS = 20
 _LIKELIHOODS = {"student": "student", "student-t": "student", "t": "student", "normal": "normal"}
 _RESERVED = ("u", "prior_free", "pop_loc", "pop_scale", "z_raw", "sigma", "log_loss")
 
@@ -203,23 +207,78 @@ def _start(table, spec: _Spec, inputs, observed, init: str, seed: int):
 
 
 def _jittered(values: dict, chains: int, seed: int) -> dict:
-    """One starting point per chain: the initial values plus a small Gaussian jitter (seeded)."""
+    """One starting point per chain (leading axis): the initial values plus a small seeded Gaussian jitter."""
     keys = jax.random.split(jax.random.PRNGKey(seed + 1), len(values))
     out = {}
     for key, (name, value) in zip(keys, sorted(values.items())):
         noise = jax.random.normal(key, (chains, *np.shape(value)), dtype=jnp.float64)
         out[name] = jnp.asarray(value)[None] + _INIT_JITTER * noise
-    return out if chains > 1 else {k: v[0] for k, v in out.items()}
+    return out
 
 
 @lru_cache(maxsize=8)
-def _sampler(spec: _Spec, chains: int, draws: int, warmup: int, progress: bool) -> MCMC:
-    """One MCMC object per model and settings; ``jit_model_args`` lets a new table of the same shape
-    reuse the compiled sampler (calibration studies refit many simulated tables)."""
-    chain_method = "parallel" if jax.local_device_count() >= chains > 1 else "vectorized"
-    kernel = NUTS(_model(spec), dense_mass=spec.layout.size <= DENSE_MASS_MAX_SIZE)
-    return MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains, chain_method=chain_method,
-                progress_bar=progress, jit_model_args=True)
+def _nuts_program(spec: _Spec, chains: int, warmup: int, segment: int):
+    """Compiled ``(start, advance)`` for NUTS on ``spec``'s model (NumPyro's ``hmc`` kernel, NUTS defaults:
+    target acceptance 0.8, tree depth 10, step size and mass matrix adapted during ``warmup``).
+
+    ``start(keys, z, args)`` initialises one state per chain; ``advance(state, args)`` runs ``segment``
+    transitions and returns the new state and their trace. The data ``args`` are traced arguments, so
+    every table of the same shape reuses one compiled program (calibration studies refit many simulated
+    tables; NumPyro's ``MCMC(jit_model_args=True)`` recompiles its loop on every ``run``). Chains run in
+    parallel across devices when there are enough, vectorised on one device otherwise.
+    """
+    model = _model(spec)
+    start_kernel, sample_kernel = hmc(potential_fn_gen=lambda *args, **kwargs: partial(potential_energy, model, args, kwargs), algo="NUTS")
+    dense = spec.layout.size <= DENSE_MASS_MAX_SIZE
+
+    def start(key, z, args):
+        return start_kernel(z, warmup, dense_mass=dense, model_args=args, rng_key=key)
+
+    def advance(state, args):
+        def transition(state, _):
+            state = sample_kernel(state, model_args=args)
+            stats = {"diverging": state.diverging, "n_steps": state.num_steps,
+                     "acceptance_rate": state.accept_prob, "lp": -state.potential_energy}
+            return state, (state.z, stats)
+
+        return jax.lax.scan(transition, state, length=segment)
+
+    if jax.local_device_count() >= chains > 1:
+        return jax.pmap(start, in_axes=(0, 0, None)), jax.pmap(advance, in_axes=(0, None))
+    return jax.jit(jax.vmap(start, in_axes=(0, 0, None))), jax.jit(jax.vmap(advance, in_axes=(0, None)))
+
+
+@lru_cache(maxsize=8)
+def _constrainer(spec: _Spec):
+    """Compiled map from unconstrained latents ``[chains, draws, ...]`` to every named site (law
+    parameters, ``sigma``, population mean/scale) in the constrained space."""
+    model = _model(spec)
+
+    def one(z, args):
+        return constrain_fn(model, args, {}, z, return_deterministic=True)
+
+    return jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(0, None)))
+
+
+def _sample_nuts(spec: _Spec, args, init_params: dict, draws: int, warmup: int, seed: int, progress: bool):
+    """``(posterior, stats)``: ``draws`` NUTS draws per chain after ``warmup`` (arrays ``[chains, draws, ...]``).
+
+    The chains advance in ``_PROGRESS_SEGMENTS`` compiled segments so that a progress bar (stderr,
+    ``progress=True``) can follow them; the few transitions past ``warmup + draws`` are dropped."""
+    chains = next(iter(init_params.values())).shape[0]
+    total = warmup + draws
+    segment = -(-total // _PROGRESS_SEGMENTS)
+    start, advance = _nuts_program(spec, chains, warmup, segment)
+    state = start(jax.random.split(jax.random.PRNGKey(seed), chains), init_params, args)
+    traces = []
+    with tqdm(total=total, desc=f"nuts {chains} chains", unit="step", file=sys.stderr, disable=not progress) as bar:
+        for done in range(0, total, segment):
+            state, trace = advance(state, args)
+            traces.append(trace)
+            bar.update(min(segment, total - done))
+    z, stats = jax.tree.map(lambda *parts: jnp.concatenate(parts, axis=1)[:, warmup:total], *traces)
+    posterior = {k: np.asarray(v) for k, v in _constrainer(spec)(z, args).items()}
+    return posterior, {k: np.asarray(v) for k, v in stats.items()}
 
 
 def fit_nuts(
@@ -247,16 +306,10 @@ def fit_nuts(
         spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
         d, inputs, observed = _data(table, spec)
         values, whitening, point = _start(table, spec, inputs, observed, init, seed)
-        mcmc = _sampler(spec, chains, draws, warmup, progress)
         started = time.perf_counter()
-        mcmc.run(jax.random.PRNGKey(seed), inputs, whitening, observed, init_params=_jittered(values, chains, seed),
-                 extra_fields=("diverging", "num_steps", "accept_prob", "potential_energy"))
-        by_chain = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
-        stats = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+        by_chain, stats = _sample_nuts(spec, (inputs, whitening, observed), _jittered(values, chains, seed), draws, warmup, seed, progress)
         sampling_s = time.perf_counter() - started
-        idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, posterior_predictive, sample_stats={
-            "diverging": stats["diverging"], "n_steps": stats["num_steps"],
-            "acceptance_rate": stats["accept_prob"], "lp": -stats["potential_energy"]})
+        idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, posterior_predictive, sample_stats=stats)
     diagnostics = _mcmc_diagnostics(spec, idata, chains)
     diagnostics.update(sampling_s=round(sampling_s, 3), rows=int(d.frame.height), rows_set_aside=int(d.set_aside.height))
     if point is not None:
