@@ -3,8 +3,12 @@
 read runs -> fit the ``multilingual`` law (Fernandes et al. 2023) -> predict at 10x the largest model ->
 optimal training weights -> HTML report -> a short summary. The dataset and method are the module
 constants below: the multilingual translation proxy runs (``proxy-mnmt``) with NUTS where this install
-has them, else RegMix's 256 mixtures trained at 1M and at 60M parameters (two sizes, so the exponent is
-identified) with a bootstrap.
+has them at :data:`MIN_SIZES` model sizes or more, else RegMix's 256 mixtures trained at 1M and at 60M
+parameters (two sizes, so the exponent is identified) with a bootstrap.
+
+In the proxy runs each model trains on two language pairs (a cohort: En->{De,Fr} or {De,Ru}->En), so the
+demo fits one cohort's two pairs -- the law's ``p`` of one is ``1 - p`` of the other -- and "optimal
+weights" are the split between those two pairs for one model at 10x the size.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ QUICK_METHOD = "bootstrap"
 """``--quick`` resamples instead of sampling the posterior: seconds of fitting instead of minutes."""
 FALLBACK_TARGETS = ("pile_cc", "github", "wikipedia_en", "arxiv")
 """RegMix targets the fallback fits: web text, code, encyclopaedia, papers."""
+
+MIN_SIZES = 3
+"""Distinct model sizes the proxy runs need before the demo uses them: the law's exponent needs a spread."""
 
 SCALE_UP = 10.0
 SEED = 0
@@ -58,9 +65,9 @@ def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[st
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     progress("[1/5] reading runs")
-    source, targets = _source(out)
+    source, targets = _source(out, progress)
     table = runs.read(source)
-    targets = list(targets or table.targets)[: _QUICK_TARGETS if quick else None]
+    targets = list(targets or cohort(table, table.targets[0]))[: _QUICK_TARGETS if quick else None]
     method = QUICK_METHOD if quick else METHOD if METHOD in METHODS else FALLBACK_METHOD
     options = _OPTIONS[method]["quick" if quick else "full"]
     progress(f"[2/5] fitting the {LAW} law by {method} to {len(targets)} targets of {table.source} ({options})")
@@ -82,25 +89,37 @@ def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[st
 def summary_lines(result: DemoResult) -> list[str]:
     """A few lines for the terminal: predictions with 90% intervals, the optimum, where the report is."""
     fit, optimum = result.fit, result.optimum
-    lines = [f"{fit.law.name} law, {fit.method}, {fit.n_draws} draws, runs {result.runs}"]
+    lines = [f"{fit.law.name} law, {fit.method}, {fit.n_draws} draws, runs {result.runs}, targets {', '.join(fit.targets)}"]
     for row in result.predictions.iter_rows(named=True):
         lines.append(f"  {row['target']:<14} loss at {row['params']:.3g} params: {row['median']:.4g} "
                      f"(90% interval {row['lo90']:.4g} to {row['hi90']:.4g})")
-    top = sorted(zip(optimum.domains, optimum.expected), key=lambda item: -item[1])[:5]
-    lines.append("  optimal weights: " + ", ".join(f"{d} {w:.2f}" for d, w in top))
+    top = sorted(zip(optimum.domains, optimum.expected), key=lambda item: -item[1])[: len(fit.targets)]
+    lines.append(f"  optimal weights for one model trained on {' and '.join(fit.targets)} (mean loss of the two, "
+                 "other domains at 0): " + ", ".join(f"{d} {w:.2f}" for d, w in top))
     if optimum.p_beats_baseline is not None:
         lines.append(f"  P(optimal mixture beats the runs' average mixture) = {optimum.p_beats_baseline:.2f}")
     lines.append(f"report: {result.report} (summary {result.report.with_suffix('.json')})")
     return lines
 
 
-def _source(out: Path) -> tuple[str, tuple[str, ...] | None]:
-    """The demo's runs: the embedded dataset if this install has it, else the RegMix pair written to
-    ``out/runs.parquet`` (a file, so that the saved fit can be re-read and reported on later)."""
+def cohort(table, target: str) -> list[str]:
+    """The targets trained together with ``target``: those with weight in some run that trains ``target``
+    (its own pair and the pairs sharing its models' mixtures), in the table's order."""
+    trains = table.frame.filter(pl.col(f"w.{target}") > 0)
+    return [t for t in table.targets if f"w.{t}" in trains.columns and trains[f"w.{t}"].max() > 0]
+
+
+def _source(out: Path, progress: Callable[[str], None]) -> tuple[str, tuple[str, ...] | None]:
+    """The demo's runs: the embedded dataset if this install has it at :data:`MIN_SIZES` sizes, else
+    the RegMix pair written to ``out/runs.parquet`` (a file, so that the saved fit can be re-read and
+    reported on later)."""
     from scalemix import datasets, runs
 
     if DATASET in datasets.names():
-        return DATASET, None
+        sizes = runs.read(DATASET).frame["params"].n_unique()
+        if sizes >= MIN_SIZES:
+            return DATASET, None
+        progress(f"      {DATASET} has {sizes} model size(s), fewer than {MIN_SIZES}: using RegMix's runs instead")
     path = out / "runs.parquet"
     frames = [runs.read(name).frame.with_columns(run_id=pl.lit(f"{size}-") + pl.col("run_id"))
               for size, name in (("1m", "regmix-1m-test"), ("60m", "regmix-60m-test"))]

@@ -1,10 +1,12 @@
 """The HTML report and its JSON summary: sections for point, bootstrap and Bayesian fits, the numbers
-they share, escaping, the fingerprint check, the curves against the law's closed form, and rendering in
-headless Chromium. About 60 s on 2 cores (mostly the fits' compiles; Chinchilla's is shared)."""
+they share, escaping, the fingerprint check, the curves, f(p) and the trade-off front against closed
+forms and scipy, and rendering in headless Chromium. About 45 s of CPU (mostly the bootstrap and NUTS
+compiles; the Chinchilla fit is the suite's shared one)."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import re
@@ -100,9 +102,13 @@ def _tables(path) -> dict[str, list[list[str]]]:
     return parser.tables
 
 
+def _read(report) -> tuple[str, dict]:
+    """The HTML of a report and its JSON summary."""
+    return report.read_text(), json.loads(report.with_suffix(".json").read_text())
+
+
 def test_point_report_has_every_section_and_says_it_has_no_bands(point_report):
-    html = point_report.read_text()
-    summary = json.loads(point_report.with_suffix(".json").read_text())
+    html, summary = _read(point_report)
     assert all(f'id="{section}"' in html for section in SECTIONS)
     assert "there are no bands" in html and summary["fit"]["has_intervals"] is False
     assert all(row["lo90"] is None and row["pred_lo90"] < row["median"] < row["pred_hi90"] for row in summary["predictions"])
@@ -129,8 +135,7 @@ def test_json_summary_holds_the_numbers_of_the_html_tables(which, request):
 
 
 def test_bootstrap_report_sections_bands_and_effective_fraction(bootstrap_report):
-    html = bootstrap_report.read_text()
-    summary = json.loads(bootstrap_report.with_suffix(".json").read_text())
+    html, summary = _read(bootstrap_report)
     assert all(f'id="{section}"' in html for section in SECTIONS)
     assert 'id="effective-fraction"' in html and "there are no bands" not in html
     assert summary["fit"]["has_intervals"] and summary["fit"]["draws"] == 24
@@ -219,7 +224,9 @@ def test_cli_report_from_a_saved_fit(bootstrap_fit, synthetic, tmp_path, capsys)
 
     runs_path = tmp_path / "runs.parquet"
     synthetic.frame.write_parquet(runs_path)
-    saved = fit_bootstrap(runs.read(runs_path), laws.get("multilingual"), n_boot=24, seed=0).save(tmp_path / "fit")
+    data = {**bootstrap_fit.provenance["data"], "source": str(runs_path)}  # as if fitted on the file
+    assert runs.read(runs_path).fingerprint() == data["fingerprint"]
+    saved = dataclasses.replace(bootstrap_fit, provenance={**bootstrap_fit.provenance, "data": data}).save(tmp_path / "fit")
     out = tmp_path / "cli.html"
     with pytest.raises(SystemExit) as finished:
         main(["report", str(saved), "--out", str(out), "--at", "params=1e10,w.de=0.5,w.fr=0.5", "--no-optimize"])
@@ -236,7 +243,7 @@ def test_cli_report_from_a_saved_fit(bootstrap_fit, synthetic, tmp_path, capsys)
 
 @pytest.mark.skipif("nuts" not in METHODS, reason="NUTS (scalemix.fit.bayes) is not in this install")
 def test_bayesian_report_has_rhat_ess_and_rank_plots(synthetic, tmp_path):
-    fit = METHODS["nuts"](synthetic, laws.get("multilingual"), chains=2, draws=60, warmup=60, seed=0)
+    fit = METHODS["nuts"](synthetic, laws.get("multilingual"), chains=2, draws=20, warmup=20, seed=0)
     out = build_report(fit, tmp_path / "nuts.html", runs=synthetic)
     html = out.read_text()
     header = _tables(out)["parameter-table"][0]

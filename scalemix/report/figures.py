@@ -105,8 +105,9 @@ def rank_plot(inference_data, var_names: list[str], panels: int) -> str:
 
 
 def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
-    """Summary rows (sorted by the front point or by ``p``, as stored) as one array per column."""
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]} if rows else {}
+    """Summary rows (in stored order: by front point or by ``p``) as one float array per numeric column;
+    a number the JSON holds as ``null`` (not finite) is NaN, which matplotlib leaves out."""
+    return {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0] if k != "target"} if rows else {}
 
 
 def _grid(panels: int, height: float = _PANEL[1]):

@@ -35,11 +35,11 @@ def runs_for(fit, runs=None):
 
 
 def _fit_targets(table, fit):
+    """``table`` restricted to the fit's targets; a table without them cannot be the fit's runs."""
     targets = list(fit.targets)
-    missing = [t for t in targets if t not in table.targets]
-    if missing:
-        raise RunTableError(
-            f"runs {table.source} (fingerprint {table.fingerprint()[:12]}) lack the fit's target(s) "
-            f"{', '.join(map(repr, missing[:5]))}; pass the runs the fit was made on with --runs"
-        )
-    return table if list(table.targets) == targets else table.select(targets=targets)
+    try:
+        return table if list(table.targets) == targets else table.select(targets=targets)
+    except RunTableError as error:
+        recorded = fit.provenance.get("data", {}).get("fingerprint") or "unrecorded"
+        raise RunTableError(f"{error}; the fit was made on runs with fingerprint {recorded[:12]}: pass those "
+                            "with --runs") from None
