@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from scalemix.report import curves as _curves  # noqa: E402
@@ -34,6 +35,8 @@ def fit_curves(curve_list: list[_curves.Curve], loss_unit: str) -> str:
             ax.plot(c.params, c.median, color=colour, lw=1.4, label=c.label if len(mine) > 1 else None)
             ax.scatter(c.points["params"], c.points["loss"], s=8, color=colour, alpha=0.6, edgecolor="none")
         ax.set(xscale="log", yscale="log", title=target, xlabel="parameters N", ylabel=f"loss ({loss_unit})")
+        for labels in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            labels(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))  # 1.9, not 1.9 x 10^0
         if len(mine) > 1:
             ax.legend(fontsize=6, frameon=False)
     return _encode(fig)
@@ -56,14 +59,18 @@ def effective_fraction(rows: list[dict], targets: list[str]) -> str:
     help (synergy), below they interfere."""
     fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=_DPI)
     ax.plot([0, 1], [0, 1], color="0.3", ls="--", lw=1, label="f = p")
+    top = 1.1
     for k, target in enumerate(targets):
         mine = _columns([r for r in rows if r["target"] == target])
         colour = f"C{k % 10}"
         for level, alpha in (("90", 0.12), ("50", 0.25)):
             ax.fill_between(mine["p"], mine[f"lo{level}"], mine[f"hi{level}"], color=colour, alpha=alpha, lw=0)
         ax.plot(mine["p"], mine["median"], color=colour, lw=1.4, label=target)
-    ax.set(xlabel="training weight p", ylabel="effective fraction f(p)", xlim=(0, 1), ylim=(0, None))
-    ax.legend(fontsize=7, frameon=False)
+        top = max(top, 1.2 * np.nanmax(mine["hi50"]))
+    # draws on a ridge (huge c1 traded against beta) stretch the 90% band by orders of magnitude: the axis
+    # stops above the 50% band so the medians stay readable
+    ax.set(xlabel="training weight p", ylabel="effective fraction f(p)", xlim=(0, 1), ylim=(0, top))
+    ax.legend(fontsize=7, loc="lower right")
     return _encode(fig)
 
 
@@ -78,7 +85,7 @@ def front(rows: list[dict], targets: list[str], loss_unit: str) -> str:
                     yerr=[y["median"] - y["lo90"], y["hi90"] - y["median"]], fmt="o-", ms=3, lw=1.2,
                     elinewidth=0.6, capsize=0, color=f"C{k % 10}", label=f"N = {size:.3g}")
     ax.set(xlabel=f"{x_target} loss ({loss_unit})", ylabel=f"{y_target} loss ({loss_unit})")
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, loc="best")
     return _encode(fig)
 
 
