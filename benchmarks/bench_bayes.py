@@ -7,8 +7,11 @@
    the same NUTS figures, and how many of the 60 true parameters fall in their 95% intervals.
 3. "Fit small, predict large" on Chinchilla: fit on runs with N < 2e9, coverage of the 90% predictive
    interval on the held-out larger runs, NUTS vs bootstrap.
+4. Calibration by simulation (the larger version of tests/test_calibration.py): ``--datasets`` Chinchilla-law
+   tables with known truth (30 runs below 1e9 params, 2% noise), NUTS 2 x 500 each; how often the 50/80/95%
+   intervals cover the true E, alpha, beta and the held-out runs at 2-4e9 params.
 
-    python benchmarks/bench_bayes.py [--chains 4 --draws 1000 --warmup 1000 --n-boot 4000]
+    python benchmarks/bench_bayes.py [--chains 4 --draws 1000 --warmup 1000 --n-boot 4000 --datasets 40]
 
 The last line is the bootstrap / NUTS wall-time ratio on Chinchilla (> 1: NUTS is faster).
 """
@@ -51,9 +54,47 @@ def simulated_multilingual(targets=10, seed=0):
                 f = p + truth["c1"][i] * p ** truth["c2"][i] * (1 - p) ** truth["c3"][i]
                 loss = truth["beta"][i] * (f * n) ** -truth["alpha"][i] + truth["Linf"][i]
                 weights = {f"w.{other}": (p if other == name else (1 - p) / (targets - 1)) for other in names}
-                rows.append({"run_id": f"{name}-{n:.3g}-{p}", "params": n, "target": name,
+                rows.append({"run_id": f"{name}-{n:.3g}-{p}", "params": n, "tokens": 20 * n, "target": name,
                              "loss": loss * np.exp(0.01 * rng.standard_normal()), **weights})
     return runs.read(pl.DataFrame(rows)), truth
+
+
+CALIBRATION_TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
+
+
+def simulated_chinchilla(seed, noise=0.02):
+    """5 sizes x 6 token counts below 1e9 params (fitted) and 4 runs at 2-4e9 params (held out)."""
+    rng = np.random.default_rng(seed)
+    t = CALIBRATION_TRUTH
+    points = [(n, d) for n in np.geomspace(5e7, 8e8, 5) for d in np.geomspace(1e9, 1e11, 6)]
+    points += [(n, 20 * n) for n in (2e9, 3e9, 4e9, 4e9)]
+    rows = [{"run_id": f"r{k}", "params": n, "tokens": d, "target": "sim",
+             "loss": (t["E"] + t["A"] / n ** t["alpha"] + t["B"] / d ** t["beta"]) * np.exp(noise * rng.standard_normal())}
+            for k, (n, d) in enumerate(points)]
+    table = runs.read(pl.DataFrame(rows))
+    return table.select(where=pl.col("params") < 1e9), table.select(where=pl.col("params") >= 1e9)
+
+
+def calibration(datasets, levels=(0.5, 0.8, 0.95)):
+    """Coverage rows (one per level) of NUTS intervals over ``datasets`` simulated tables, and the wall time."""
+    law = laws.get("chinchilla")
+    hits = {level: {"params": 0, "held_out": 0} for level in levels}
+    trials = {"params": 0, "held_out": 0}
+    started = time.perf_counter()
+    for seed in range(datasets):
+        fitted, held_out = simulated_chinchilla(seed)
+        fit, _, _ = _timed(fit_nuts, fitted, law, chains=2, draws=500, warmup=500, likelihood="normal", seed=seed)
+        for level in levels:
+            hits[level]["params"] += sum(int(lo <= CALIBRATION_TRUTH[name] <= hi) for name in ("E", "alpha", "beta")
+                                         for lo, hi in [_interval(fit.draws[name][:, 0], level)])
+            hits[level]["held_out"] += round(predictive_coverage(fit, held_out, level) * held_out.frame.height)
+        trials["params"] += 3
+        trials["held_out"] += held_out.frame.height
+    seconds = time.perf_counter() - started
+    return [{"case": f"calibration, {datasets} simulated tables: {100 * level:g}% intervals cover "
+                     f"{hits[level]['params'] / trials['params']:.2f} of true params, "
+                     f"{hits[level]['held_out'] / trials['held_out']:.2f} of held-out runs", "method": "nuts 2x500",
+             "wall_s": seconds} for level in levels]
 
 
 def predictive_coverage(fit, held_out, level=0.9):
@@ -68,6 +109,7 @@ def main():
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--n-boot", type=int, default=4000)
+    parser.add_argument("--datasets", type=int, default=40)
     args = parser.parse_args()
     mcmc = {"chains": args.chains, "draws": args.draws, "warmup": args.warmup}
     chinchilla = laws.get("chinchilla")
@@ -98,7 +140,9 @@ def main():
         rows.append({"case": f"fit N<2e9 ({small.frame.height} runs), 90% pred. coverage of {large.frame.height} larger: "
                              f"{predictive_coverage(fit, large):.2f}", "method": name, "wall_s": seconds})
 
-    with pl.Config(tbl_rows=20, tbl_width_chars=200, fmt_str_lengths=90, tbl_hide_dataframe_shape=True):
+    rows += calibration(args.datasets)
+
+    with pl.Config(tbl_rows=20, tbl_width_chars=200, fmt_str_lengths=150, tbl_hide_dataframe_shape=True):
         print(pl.DataFrame(rows))
     for message in nuts_warnings + ml_warnings:
         print("warning:", message)

@@ -167,7 +167,7 @@ def _whitening(spec: _Spec, inputs, observed, z, sigma, laplace: bool):
     prior's width), or the prior scales when ``laplace`` is False."""
     loc, scale = spec.layout.prior_loc_scale()
     free = spec.free_elements()
-    if not laplace:
+    if not laplace or free.size == 0:  # no free elements: every parameter is pooled across targets
         return jnp.asarray(z[free]), jnp.diag(jnp.asarray(scale[free]))
 
     hessian = np.asarray(_hessian(spec)(jnp.asarray(z), jnp.asarray(sigma), inputs, observed))
@@ -374,7 +374,7 @@ def fit_svi(
 
 
 def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
-    flat = {k: v.reshape(-1, *v.shape[2:]) for k, v in by_chain.items()}
+    flat = {k: v.reshape(v.shape[0] * v.shape[1], *v.shape[2:]) for k, v in by_chain.items()}
     return Fit(
         law=spec.law,
         coords=spec.layout.coords,
