@@ -23,6 +23,8 @@ DATASET = "proxy-mnmt"
 LAW = "multilingual"
 METHOD = "nuts"
 FALLBACK_METHOD = "bootstrap"
+"""On RegMix's runs NUTS does not mix for this law (every transition diverged in a 500 + 500 run): the
+fallback resamples instead."""
 QUICK_METHOD = "bootstrap"
 """``--quick`` resamples instead of sampling the posterior: seconds of fitting instead of minutes."""
 FALLBACK_TARGETS = ("pile_cc", "github", "wikipedia_en", "arxiv")
@@ -68,7 +70,7 @@ def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[st
     source, targets = _source(out, progress)
     table = runs.read(source)
     targets = list(targets or cohort(table, table.targets[0]))[: _QUICK_TARGETS if quick else None]
-    method = QUICK_METHOD if quick else METHOD if METHOD in METHODS else FALLBACK_METHOD
+    method = QUICK_METHOD if quick else METHOD if source == DATASET and METHOD in METHODS else FALLBACK_METHOD
     options = _OPTIONS[method]["quick" if quick else "full"]
     progress(f"[2/5] fitting the {LAW} law by {method} to {len(targets)} targets of {table.source} ({options})")
     fit = fit_law(table, LAW, method=method, targets=targets, seed=SEED, **options)
@@ -94,7 +96,7 @@ def summary_lines(result: DemoResult) -> list[str]:
         lines.append(f"  {row['target']:<14} loss at {row['params']:.3g} params: {row['median']:.4g} "
                      f"(90% interval {row['lo90']:.4g} to {row['hi90']:.4g})")
     top = sorted(zip(optimum.domains, optimum.expected), key=lambda item: -item[1])[: len(fit.targets)]
-    lines.append(f"  optimal weights for one model trained on {' and '.join(fit.targets)} (mean loss of the two, "
+    lines.append(f"  optimal weights for one model trained on {' and '.join(fit.targets)} (mean loss of the targets, "
                  "other domains at 0): " + ", ".join(f"{d} {w:.2f}" for d, w in top))
     if optimum.p_beats_baseline is not None:
         lines.append(f"  P(optimal mixture beats the runs' average mixture) = {optimum.p_beats_baseline:.2f}")

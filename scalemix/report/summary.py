@@ -184,7 +184,7 @@ def _front(fit, table, at) -> dict:
     """The Pareto front between the first two targets (Fernandes et al. 2023, Figure 7) at
     :func:`front_sizes`, tokens at the runs' median tokens per parameter, within the targets' own
     domains for own-weight laws (:func:`untrained_domains`)."""
-    from scalemix.errors import OptimizeError
+    from scalemix.errors import FitError, OptimizeError
     from scalemix.optimize import front
 
     targets = list(fit.targets[:2])
@@ -195,7 +195,7 @@ def _front(fit, table, at) -> dict:
     try:
         frame = front(fit, targets, params=sizes, tokens=sizes * ratio, points=FRONT_POINTS,
                       zero=untrained_domains(fit, targets))
-    except OptimizeError as error:
+    except (OptimizeError, FitError) as error:  # e.g. draws so poor that a front mixture leaves a target at p = 0
         return {"status": "not applicable", "reason": str(error)}
     keep = ["point", "params", "tokens", *(c for c in frame.columns if c.startswith(("lambda.", "w."))),
             "target", "mean", "median", "lo90", "hi90"]
