@@ -171,6 +171,8 @@ def _whitening(spec: _Spec, inputs, observed, z, sigma, laplace: bool):
         return jnp.asarray(z[free]), jnp.diag(jnp.asarray(scale[free]))
 
     hessian = np.asarray(_hessian(spec)(jnp.asarray(z), jnp.asarray(sigma), inputs, observed))
+    if not np.isfinite(hessian).all():  # a law with an undefined curvature at the point fit: whiten by the prior
+        return _whitening(spec, inputs, observed, z, sigma, laplace=False)
     eigenvalues, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
     floor = 1.0 / np.max(scale[free]) ** 2
     eigenvalues = np.where(np.isfinite(eigenvalues), np.maximum(eigenvalues, floor), floor)

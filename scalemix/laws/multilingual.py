@@ -2,7 +2,7 @@
 
 import jax.numpy as jnp
 
-from scalemix.laws.base import Inputs, Law, Param, per_row, positive, safe_log, unit
+from scalemix.laws.base import Inputs, Law, Param, per_row, positive, unit
 
 _F_FORMS = ("power", "linear", "proportional")
 
@@ -16,8 +16,10 @@ def effective_fraction(theta, p, f: str = "power"):
     """
     p = jnp.asarray(p)
     if f == "power":
-        bump = theta["c1"] * jnp.exp(theta["c2"] * safe_log(p) + theta["c3"] * safe_log(1.0 - p))
-        return p + bump
+        inside = (p > 0) & (p < 1)  # the bump is 0 at p = 0 and p = 1; keep its gradient finite there
+        q = jnp.where(inside, p, 0.5)
+        bump = theta["c1"] * jnp.exp(theta["c2"] * jnp.log(q) + theta["c3"] * jnp.log1p(-q))
+        return p + jnp.where(inside, bump, 0.0)
     if f == "linear":
         return theta["c0"] + (1.0 - theta["c0"]) * p
     return p
