@@ -161,6 +161,8 @@ def fit(
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (law, method, objective, params, diagnostics)."),
 ) -> None:
     """Fit a law to run logs and save it; prints the parameters (median and 95% interval)."""
+    import inspect
+
     from scalemix import laws, runs
     from scalemix.fit import METHODS, fit as fit_runs
 
@@ -169,6 +171,8 @@ def fit(
         table = table.select(targets=target)
     chosen = laws.get(law, **_key_values(law_option or [], "--law-option"))
     given = {name: value for name, value in locals().items() if name in _FIT_OPTIONS and value is not None}
+    if method in METHODS and "progress" in inspect.signature(METHODS[method]).parameters:
+        given["progress"] = sys.stderr.isatty()  # a bar on a terminal (stderr), never in --json stdout or logs
     result = fit_runs(table, chosen, method=method, **_method_options(METHODS, method, given))
     result.save(out)
     summary = {**result.to_dict(), "rows_rejected": table.rejected.height, "saved": out}
