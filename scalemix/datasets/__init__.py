@@ -156,6 +156,17 @@ _DATASETS: dict[str, _Dataset] = {
         "parameter); loss: BITS PER BYTE on each task (lower is better), not nats",
         load=_spec("olmix", "olmix-dclm"),
     ),
+    "proxy-mnmt": _Dataset(
+        folder="proxy_mnmt",
+        description="scalemix proxy sweep: byte-level translation models (14k-100k params) on the Debian gettext "
+        "catalogs, En->{De,Fr} and {De,Ru}->En at 4 sizes x 7/5 weightings (fixed budget, under-trained)",
+        source="measured by scalemix's own `scalemix sweep --preset proxy-mnmt` on 2 CPU cores (see PROVENANCE.md)",
+        licence="MIT (our measured numbers; no corpus text)",
+        row="one (run, language pair) pair: run = one model trained on a two-pair mixture",
+        units="params: non-embedding N; tokens: byte positions processed (steps x batch x 128); loss: held-out nats "
+        "per target byte; w.<pair>: sampling weight of each pair (pairs a cohort does not train are 0)",
+        load=lambda: runs.read(_DATA / "proxy_mnmt" / "runs.csv"),
+    ),
 }
 
 
