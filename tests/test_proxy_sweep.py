@@ -1,7 +1,5 @@
 """Sweeps: configs, mixture designs, run-table rows, resume, the CLI preset, the Ray executor."""
 
-import os
-
 import numpy as np
 import polars as pl
 import pytest
@@ -132,11 +130,9 @@ def test_cli_cpu_tiny_preset(tmp_path, capsys):
     assert (table["loss"] < 5.0).all()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("SCALEMIX_TEST_RAY"),
-    reason="starting a local Ray takes 30-60 s on 2 cores: set SCALEMIX_TEST_RAY=1 (needs scalemix[ray])",
-)
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # Ray starts its processes while JAX runs
 def test_ray_executor_on_a_local_ray(swept, tmp_path):
+    """Starts a one-CPU local Ray (13 s on a quiet 2-core machine): the same rows as the inline executor."""
     ray = pytest.importorskip("ray", reason="the Ray executor needs the optional extra scalemix[ray]")
     config, path, table, _ = swept
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
