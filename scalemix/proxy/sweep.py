@@ -78,8 +78,13 @@ class Job:
     runs: tuple[Run, ...]
 
 
+def _presets():
+    return resources.files("scalemix.proxy") / "presets"
+
+
 def preset_names() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files("scalemix.proxy.presets").iterdir() if p.name.endswith(".toml"))
+    """Built-in sweep configs (``scalemix/proxy/presets/<name>.toml``)."""
+    return sorted(p.name[:-5] for p in _presets().iterdir() if p.name.endswith(".toml"))
 
 
 def load_config(path=None, preset: str | None = None) -> dict:
@@ -87,7 +92,7 @@ def load_config(path=None, preset: str | None = None) -> dict:
     if preset is not None:
         if preset not in preset_names():
             raise ScalemixError(f"--preset {preset!r} is not known; choose one of {preset_names()}")
-        text, where = (resources.files("scalemix.proxy.presets") / f"{preset}.toml").read_text(), f"preset {preset}"
+        text, where = (_presets() / f"{preset}.toml").read_text(), f"preset {preset}"
     else:
         path = Path(path)
         if not path.is_file():
