@@ -21,6 +21,7 @@ def test_names_and_one_line_descriptions():
         "chinchilla",
         "chinchilla-all",
         "olmix-dclm",
+        "proxy-mnmt",
         "regmix-1m-test",
         "regmix-1m-train",
         "regmix-60m-test",
@@ -38,7 +39,7 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_every_folder_ships_licence_and_provenance():
     folders = sorted(p.name for p in EMBEDDED.iterdir() if p.is_dir())
-    assert folders == ["chinchilla", "olmix", "regmix"]
+    assert folders == ["chinchilla", "olmix", "proxy_mnmt", "regmix"]
     for folder in folders:
         assert (EMBEDDED / folder / "LICENSE").read_text().strip()
         assert "**Rows dropped.**" in (EMBEDDED / folder / "PROVENANCE.md").read_text()

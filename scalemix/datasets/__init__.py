@@ -2,7 +2,7 @@
 
     >>> from scalemix import datasets
     >>> datasets.names()
-    ['chinchilla', 'chinchilla-all', 'olmix-dclm', 'regmix-1m-test', 'regmix-1m-train', 'regmix-60m-test']
+    ['chinchilla', 'chinchilla-all', 'olmix-dclm', 'proxy-mnmt', 'regmix-1m-test', 'regmix-1m-train', 'regmix-60m-test']
     >>> len(datasets.load("chinchilla"))
     240
 
