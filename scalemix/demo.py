@@ -36,7 +36,7 @@ MIN_SIZES = 3
 SCALE_UP = 10.0
 SEED = 0
 _OPTIONS = {
-    "nuts": {"full": {"chains": 2, "draws": 500, "warmup": 500}},
+    "nuts": {"full": {"chains": 4, "draws": 1000, "warmup": 1000}},
     "bootstrap": {"full": {"n_boot": 100}, "quick": {"n_boot": 12}},
 }
 _QUICK_TARGETS = 2

@@ -53,6 +53,8 @@ from scalemix.laws import Inputs, Law, Layout
 
 STUDENT_DF = 4.0
 """Degrees of freedom of the Student-t likelihood (fixed, not learned): heavy tails like Huber's, finite variance."""
+START_PRIOR_SDS = 4.0
+"""Chains start at the point fit, clipped to this many prior sd around each prior's centre."""
 SIGMA_PRIOR_SCALE = 0.1
 """HalfNormal scale of the per-target noise on log loss (0.1 = ~10% loss noise; real runs show ~1%)."""
 POOL_SCALE_FRACTION = 0.5
@@ -196,6 +198,9 @@ def _start(table, spec: _Spec, inputs, observed, init: str, seed: int):
 
         point = init if isinstance(init, Fit) else fit_point(table, spec.law, seed=seed)
         z = np.asarray(spec.layout.pack({k: v[0] for k, v in point.draws.items()}))
+        # a point fit that ran off along a ridge (a parameter at 0 or infinity) starts the chains where the
+        # prior still has mass: at most START_PRIOR_SDS prior sd from the prior's centre
+        z = np.clip(np.nan_to_num(z, nan=0.0), loc - START_PRIOR_SDS * scale, loc + START_PRIOR_SDS * scale)
         sigma = np.maximum(point.noise[0], 1e-3)
     else:
         point, z, sigma = None, loc.copy(), np.full(spec.n_targets, SIGMA_PRIOR_SCALE / 2)
