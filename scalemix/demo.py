@@ -1,10 +1,8 @@
 """``scalemix demo``: the README's main job end to end on embedded real runs.
 
 read runs -> fit the ``multilingual`` law (Fernandes et al. 2023) -> predict at 10x the largest model ->
-optimal training weights -> HTML report -> a short summary. The dataset and method are the module
-constants below: the multilingual translation proxy runs (``proxy-mnmt``) with NUTS where this install
-has them at :data:`MIN_SIZES` model sizes or more, else RegMix's 256 mixtures trained at 1M and at 60M
-parameters (two sizes, so the exponent is identified) with a bootstrap.
+optimal training weights -> HTML report -> a short summary, on the embedded multilingual translation
+proxy runs (``proxy-mnmt``) with NUTS.
 
 In the proxy runs each model trains on two language pairs (a cohort: En->{De,Fr} or {De,Ru}->En), so the
 demo fits one cohort's two pairs -- the law's ``p`` of one is ``1 - p`` of the other -- and "optimal
@@ -22,24 +20,14 @@ import polars as pl
 DATASET = "proxy-mnmt"
 LAW = "multilingual"
 METHOD = "nuts"
-FALLBACK_METHOD = "bootstrap"
-"""On RegMix's runs NUTS does not mix for this law (every transition diverged in a 500 + 500 run): the
-fallback resamples instead."""
 QUICK_METHOD = "bootstrap"
 """``--quick`` resamples instead of sampling the posterior: seconds of fitting instead of minutes."""
-FALLBACK_TARGETS = ("pile_cc", "github", "wikipedia_en", "arxiv")
-"""RegMix targets the fallback fits: web text, code, encyclopaedia, papers."""
-
-MIN_SIZES = 3
-"""Distinct model sizes the proxy runs need before the demo uses them: the law's exponent needs a spread."""
-
 SCALE_UP = 10.0
 SEED = 0
 _OPTIONS = {
     "nuts": {"full": {"chains": 4, "draws": 1000, "warmup": 1000}},
     "bootstrap": {"full": {"n_boot": 100}, "quick": {"n_boot": 12}},
 }
-_QUICK_TARGETS = 2
 
 
 @dataclass(frozen=True)
@@ -51,26 +39,25 @@ class DemoResult:
     optimum: object
     report: Path
     fit_dir: Path
-    runs: Path | str
+    runs: str
 
 
 def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[str], None] = print) -> DemoResult:
     """Run the demo into folder ``out`` (runs, saved fit, ``report.html`` + ``report.json``).
 
-    ``quick`` fits fewer targets by a small bootstrap (for tests and a first look); ``progress``
+    ``quick`` fits by a small bootstrap instead of NUTS (for tests and a first look); ``progress``
     receives one line per step.
     """
     from scalemix import runs
-    from scalemix.fit import METHODS, fit as fit_law
+    from scalemix.fit import fit as fit_law
     from scalemix.report import build_report, mean_mixture, optimal_mixture
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     progress("[1/5] reading runs")
-    source, targets = _source(out, progress)
-    table = runs.read(source)
-    targets = list(targets or cohort(table, table.targets[0]))[: _QUICK_TARGETS if quick else None]
-    method = QUICK_METHOD if quick else METHOD if source == DATASET and METHOD in METHODS else FALLBACK_METHOD
+    table = runs.read(DATASET)
+    targets = cohort(table, table.targets[0])
+    method = QUICK_METHOD if quick else METHOD
     options = _OPTIONS[method]["quick" if quick else "full"]
     progress(f"[2/5] fitting the {LAW} law by {method} to {len(targets)} targets of {table.source} ({options})")
     fit = fit_law(table, LAW, method=method, targets=targets, seed=SEED, **options)
@@ -85,7 +72,7 @@ def run_demo(out="scalemix-demo", *, quick: bool = False, progress: Callable[[st
     progress("[5/5] writing the report")
     report = build_report(fit, out / "report.html", runs=selected, at=[at], optimum=optimum,
                           command="scalemix demo" + (" --quick" if quick else "") + f" --out {out}")
-    return DemoResult(fit, predictions, optimum, report, fit_dir, source)
+    return DemoResult(fit, predictions, optimum, report, fit_dir, DATASET)
 
 
 def summary_lines(result: DemoResult) -> list[str]:
@@ -109,21 +96,3 @@ def cohort(table, target: str) -> list[str]:
     (its own pair and the pairs sharing its models' mixtures), in the table's order."""
     trains = table.frame.filter(pl.col(f"w.{target}") > 0)
     return [t for t in table.targets if f"w.{t}" in trains.columns and trains[f"w.{t}"].max() > 0]
-
-
-def _source(out: Path, progress: Callable[[str], None]) -> tuple[str, tuple[str, ...] | None]:
-    """The demo's runs: the embedded dataset if this install has it at :data:`MIN_SIZES` sizes, else
-    the RegMix pair written to ``out/runs.parquet`` (a file, so that the saved fit can be re-read and
-    reported on later)."""
-    from scalemix import datasets, runs
-
-    if DATASET in datasets.names():
-        sizes = runs.read(DATASET).frame["params"].n_unique()
-        if sizes >= MIN_SIZES:
-            return DATASET, None
-        progress(f"      {DATASET} has {sizes} model size(s), fewer than {MIN_SIZES}: using RegMix's runs instead")
-    path = out / "runs.parquet"
-    frames = [runs.read(name).frame.with_columns(run_id=pl.lit(f"{size}-") + pl.col("run_id"))
-              for size, name in (("1m", "regmix-1m-test"), ("60m", "regmix-60m-test"))]
-    pl.concat(frames).filter(pl.col("target").is_in(FALLBACK_TARGETS)).write_parquet(path)
-    return str(path), FALLBACK_TARGETS

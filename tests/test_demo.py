@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from scalemix import datasets, runs
+from scalemix import runs
 from scalemix.demo import cohort
 from scalemix.fitresult import Fit
 
@@ -57,7 +57,6 @@ def test_demo_optimum_splits_one_model_between_the_fitted_pairs(demo):
     assert middle and middle[0][f"w.{targets[0]}"] == pytest.approx(weights[targets[0]], abs=5e-3)
 
 
-@pytest.mark.skipif("proxy-mnmt" not in datasets.names(), reason="the proxy-mnmt dataset is not in this install")
 def test_proxy_cohorts_are_the_pairs_one_model_trains_on():
     table = runs.read("proxy-mnmt")
     assert cohort(table, "en-de") == ["en-de", "en-fr"] and cohort(table, "ru-en") == ["de-en", "ru-en"]
