@@ -28,7 +28,7 @@ def fit_point(
     max_iter: int = 200,
     seed: int = 0,
     random_starts: int | None = None,
-    screen_iter: int = 10,
+    screen_iter: int = 5,
     refine: int = 64,
 ) -> Fit:
     """Best of a multi-start Huber fit of ``law`` to ``table`` (a validated run table). One draw.
