@@ -54,7 +54,7 @@ def design(frame: pl.DataFrame, law: Law, coords: dict[str, tuple[str, ...]], *,
             f"target(s) {', '.join(map(repr, unknown[:5]))} are not in this fit; it knows {', '.join(coords['target'])}"
         )
     index = {name: i for i, name in enumerate(coords["target"])}
-    target = np.array([index[t] for t in frame["target"].to_list()], dtype=np.int32)
+    target = frame["target"].replace_strict(index, return_dtype=pl.Int32).to_numpy()
     domains = coords.get("domain", ())
     weights = frame.select([f"w.{d}" for d in domains]).to_numpy().astype(float) if domains else np.zeros((frame.height, 0))
     own = _own_weight(frame, coords["target"]) if "own_weight" in law.needs else None

@@ -123,7 +123,8 @@ def _resample_weights(problem: Problem, n_boot: int, seed: int) -> np.ndarray:
     run_ids = problem.design.frame["run_id"].to_numpy() if "run_id" in problem.design.frame.columns else np.arange(problem.design.frame.height)
     runs, run_of_row = np.unique(run_ids, return_inverse=True)
     picks = jax.random.randint(jax.random.PRNGKey(seed), (n_boot, runs.size), 0, runs.size)
-    counts = np.stack([np.bincount(np.asarray(p), minlength=runs.size) for p in picks]).astype(float)  # [B, runs]
+    counts = np.zeros((n_boot, runs.size))
+    np.add.at(counts, (np.arange(n_boot)[:, None], np.asarray(picks)), 1.0)  # [B, runs]: draws of each run
     row_counts = counts[:, run_of_row]  # [B, design rows]
     return np.stack([row_counts[:, problem.row[g]] * problem.mask[g] for g in range(len(problem.groups))])
 
