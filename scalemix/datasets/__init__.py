@@ -95,6 +95,20 @@ _REGMIX_UNITS = (
     "w.<domain>: share of each of 17 Pile domains, rounded to 3 decimals by RegMix (renormalised here)"
 )
 
+
+def _regmix(name: str, what: str) -> _Dataset:
+    """One of RegMix's three run logs, read through its shipped spec file."""
+    return _Dataset(
+        folder="regmix",
+        description=f"RegMix (Liu et al. 2024): {what}",
+        source=_REGMIX_SOURCE,
+        licence="MIT",
+        row=_REGMIX_ROW,
+        units=_REGMIX_UNITS,
+        load=_spec("regmix", name),
+    )
+
+
 _DATASETS: dict[str, _Dataset] = {
     "chinchilla": _Dataset(
         folder="chinchilla",
@@ -115,36 +129,9 @@ _DATASETS: dict[str, _Dataset] = {
         units=_CHINCHILLA_UNITS,
         load=lambda: _chinchilla(drop_outliers=False),
     ),
-    "regmix-1m-train": _Dataset(
-        folder="regmix",
-        description="RegMix (Liu et al. 2024): 512 runs of 1M-param models, 1B tokens, 17 Pile domain weights, "
-        "13 validation losses",
-        source=_REGMIX_SOURCE,
-        licence="MIT",
-        row=_REGMIX_ROW,
-        units=_REGMIX_UNITS,
-        load=_spec("regmix", "regmix-1m-train"),
-    ),
-    "regmix-1m-test": _Dataset(
-        folder="regmix",
-        description="RegMix (Liu et al. 2024): 256 unseen mixtures trained at 1M params, 1B tokens, 13 validation "
-        "losses",
-        source=_REGMIX_SOURCE,
-        licence="MIT",
-        row=_REGMIX_ROW,
-        units=_REGMIX_UNITS,
-        load=_spec("regmix", "regmix-1m-test"),
-    ),
-    "regmix-60m-test": _Dataset(
-        folder="regmix",
-        description="RegMix (Liu et al. 2024): the same 256 unseen mixtures trained at 60M params, 1B tokens, "
-        "13 validation losses",
-        source=_REGMIX_SOURCE,
-        licence="MIT",
-        row=_REGMIX_ROW,
-        units=_REGMIX_UNITS,
-        load=_spec("regmix", "regmix-60m-test"),
-    ),
+    "regmix-1m-train": _regmix("regmix-1m-train", "512 runs of 1M-param models, 1B tokens, 17 Pile domain weights, 13 validation losses"),
+    "regmix-1m-test": _regmix("regmix-1m-test", "256 unseen mixtures trained at 1M params, 1B tokens, 13 validation losses"),
+    "regmix-60m-test": _regmix("regmix-60m-test", "the same 256 unseen mixtures trained at 60M params, 1B tokens, 13 validation losses"),
     "olmix-dclm": _Dataset(
         folder="olmix",
         description="Olmix (Chen et al. 2026): 127 runs of 30M-param proxies over 24 DCLM topic domains (sparse "
