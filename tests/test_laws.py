@@ -4,6 +4,7 @@ through the registry and a save/load round trip."""
 
 import itertools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import polars as pl
@@ -150,3 +151,24 @@ def test_user_defined_law_fits_saves_and_loads(tmp_path):
     assert loaded.law is law
     expected = 1.6 + (3e5 / 1e11) ** 0.35  # the formula by hand, 10x beyond the largest run
     assert float(loaded.predict({"params": 1e11})["median"][0]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_logsumexp_terms_matches_jax_value_and_gradient():
+    """The elementwise log-sum-exp the laws use against ``jax.scipy.special.logsumexp`` on a stacked axis,
+    including -inf terms (a weight of 0) and terms large enough to overflow a naive sum."""
+    from jax.scipy.special import logsumexp
+
+    from scalemix.laws.base import logsumexp_terms
+
+    with float64():
+        a = jnp.array([0.0, -jnp.inf, 800.0, -3.0])
+        b = jnp.array([1.0, 2.0, 799.0, -jnp.inf])
+
+        def ours(x):
+            return jnp.sum(logsumexp_terms((a * x, b, jnp.full(4, x))))
+
+        def reference(x):
+            return jnp.sum(logsumexp(jnp.stack([a * x, b, jnp.full(4, x)]), axis=0))
+
+        np.testing.assert_allclose(ours(0.7), reference(0.7), rtol=1e-14)
+        np.testing.assert_allclose(jax.grad(ours)(0.7), jax.grad(reference)(0.7), rtol=1e-14)

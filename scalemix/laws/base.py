@@ -11,11 +11,13 @@ space.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from numpyro.distributions import constraints
@@ -204,6 +206,18 @@ class Layout:
 def per_row(theta: Mapping[str, Array], index: Array) -> dict[str, Array]:
     """Each per-target parameter read at every row's target: ``{name: theta[name][index]}``."""
     return {name: value[index] for name, value in theta.items()}
+
+
+def logsumexp_terms(terms) -> Array:
+    """``log(sum_k exp(terms[k]))`` elementwise over a sequence of broadcastable arrays.
+
+    The value and gradient of ``jax.scipy.special.logsumexp(jnp.stack(terms), axis=0)``, computed with
+    elementwise maxima instead of a reduction over a stacked axis: vmapped over thousands of starts on
+    CPU, that reduction made Chinchilla's residuals 5x slower than the arithmetic they need.
+    """
+    top = functools.reduce(jnp.maximum, terms)
+    top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    return top + jnp.log(sum(jnp.exp(term - top) for term in terms))
 
 
 def safe_log(x: Array) -> Array:

@@ -2,9 +2,8 @@
 
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import logsumexp
 
-from scalemix.laws.base import Inputs, Law, Param, per_row, positive, real
+from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive, real
 
 _A_GRID = tuple(float(np.exp(a)) for a in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0))
 _E_GRID = tuple(float(np.exp(e)) for e in (-1.0, -0.5, 0.0, 0.5, 1.0))
@@ -12,19 +11,18 @@ _EXPONENT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 def log_terms(t, x: Inputs):
-    """``[log E, log A - alpha log N, log B - beta log D]`` per row (``t`` already read per row), ``[3, rows]``:
-    the terms whose ``logsumexp`` is Chinchilla's log loss, shared by the laws that extend it."""
-    return jnp.stack(
-        [
-            jnp.log(t["E"]) * jnp.ones_like(x.params),
-            jnp.log(t["A"]) - t["alpha"] * jnp.log(x.params),
-            jnp.log(t["B"]) - t["beta"] * jnp.log(x.tokens),
-        ]
+    """``(log E, log A - alpha log N, log B - beta log D)`` per row (``t`` already read per row): the
+    terms whose :func:`~scalemix.laws.base.logsumexp_terms` is Chinchilla's log loss, shared by the laws
+    that extend it."""
+    return (
+        jnp.log(t["E"]) * jnp.ones_like(x.params),
+        jnp.log(t["A"]) - t["alpha"] * jnp.log(x.params),
+        jnp.log(t["B"]) - t["beta"] * jnp.log(x.tokens),
     )
 
 
 def _log_loss(theta, x: Inputs):
-    return logsumexp(log_terms(per_row(theta, x.target), x), axis=0)
+    return logsumexp_terms(log_terms(per_row(theta, x.target), x))
 
 
 def chinchilla() -> Law:

@@ -1,15 +1,14 @@
 """Multilingual language-model family law (He et al., 2024)."""
 
 import jax.numpy as jnp
-from jax.scipy.special import logsumexp
 
-from scalemix.laws.base import Inputs, Law, Param, per_row, positive
+from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive
 from scalemix.laws.chinchilla import log_terms
 
 
 def _log_loss(theta, x: Inputs):
     t = per_row(theta, x.target)
-    return logsumexp(log_terms(t, x), axis=0) - t["gamma"] * jnp.log(x.own_weight)
+    return logsumexp_terms(log_terms(t, x)) - t["gamma"] * jnp.log(x.own_weight)
 
 
 def multilingual_family() -> Law:

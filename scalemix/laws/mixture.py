@@ -1,9 +1,8 @@
 """Joint size-and-mixture laws of Shukor et al. (2025): N, D and the mixture h together."""
 
 import jax.numpy as jnp
-from jax.scipy.special import logsumexp
 
-from scalemix.laws.base import Inputs, Law, Param, per_row, positive, safe_log
+from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive, safe_log
 from scalemix.laws.chinchilla import log_terms
 
 _SIZE_PARAMS = (
@@ -19,7 +18,7 @@ def _additive_log_loss(theta, x: Inputs):
     t = per_row(theta, x.target)
     powered = jnp.exp(t["gamma"] * safe_log(x.weights))  # h_j^gamma_j, 0 where h_j = 0
     mixture_term = -jnp.log(jnp.sum(t["C"] * powered, axis=-1))
-    return logsumexp(jnp.concatenate([log_terms(t, x), mixture_term[None]]), axis=0)
+    return logsumexp_terms((*log_terms(t, x), mixture_term))
 
 
 def mixture_additive() -> Law:
@@ -48,7 +47,7 @@ def _joint_log_loss(theta, x: Inputs):
     t = per_row(theta, x.target)
     t["A"] = jnp.sum(t["CA"] * x.weights, axis=-1) ** t["gammaA"]
     t["B"] = jnp.sum(t["CB"] * x.weights, axis=-1) ** t["gammaB"]
-    return logsumexp(log_terms(t, x), axis=0)
+    return logsumexp_terms(log_terms(t, x))
 
 
 def mixture_joint() -> Law:
