@@ -172,3 +172,16 @@ def test_logsumexp_terms_matches_jax_value_and_gradient():
 
         np.testing.assert_allclose(ours(0.7), reference(0.7), rtol=1e-14)
         np.testing.assert_allclose(jax.grad(ours)(0.7), jax.grad(reference)(0.7), rtol=1e-14)
+
+
+def test_safe_power_is_zero_at_zero_with_finite_gradients():
+    """``h^gamma`` for a domain left out of a mixture (h = 0): value 0 and gradient 0 in gamma (not NaN,
+    which stopped every fit of mixture-additive on RegMix's sparse mixtures); elsewhere ``h ** gamma``."""
+    from scalemix.laws import safe_power
+
+    with float64():
+        shares = jnp.array([0.0, 0.25, 1.0])
+        value, (d_share, d_exponent) = jax.value_and_grad(lambda h, g: jnp.sum(safe_power(h, g)), argnums=(0, 1))(shares, 0.5)
+        np.testing.assert_allclose(value, 0.5 + 1.0, rtol=1e-15)
+        assert np.isfinite(d_share[1:]).all() and np.isfinite(d_exponent)
+        np.testing.assert_allclose(d_exponent, 0.5 * np.log(0.25), rtol=1e-14)  # d/dg h^g = h^g log h, 0 at h = 1

@@ -220,7 +220,12 @@ def logsumexp_terms(terms) -> Array:
     return top + jnp.log(sum(jnp.exp(term - top) for term in terms))
 
 
-def safe_log(x: Array) -> Array:
-    """``log(x)`` with ``log(0) = -inf`` and a finite gradient at 0 (for weights that are exactly 0)."""
-    positive_x = jnp.where(x > 0, x, 1.0)
-    return jnp.where(x > 0, jnp.log(positive_x), -jnp.inf)
+def safe_power(x: Array, exponent: Array) -> Array:
+    """``x ** exponent`` for shares ``x >= 0`` and positive exponents, with ``0 ** exponent = 0`` and finite
+    gradients in both arguments where ``x`` is exactly 0 (a domain left out of a mixture).
+
+    ``exp(exponent * log(x))`` with ``log(0) = -inf`` has the right value but a NaN gradient in
+    ``exponent`` there (``-inf * 0``), which stops a fit on any table with sparse mixtures.
+    """
+    present = x > 0
+    return jnp.where(present, jnp.exp(exponent * jnp.log(jnp.where(present, x, 1.0))), 0.0)

@@ -2,7 +2,7 @@
 
 import jax.numpy as jnp
 
-from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive, safe_log
+from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive, safe_power
 from scalemix.laws.chinchilla import log_terms
 
 _SIZE_PARAMS = (
@@ -16,7 +16,7 @@ _SIZE_PARAMS = (
 
 def _additive_log_loss(theta, x: Inputs):
     t = per_row(theta, x.target)
-    powered = jnp.exp(t["gamma"] * safe_log(x.weights))  # h_j^gamma_j, 0 where h_j = 0
+    powered = safe_power(x.weights, t["gamma"])  # h_j^gamma_j, 0 where h_j = 0
     mixture_term = -jnp.log(jnp.sum(t["C"] * powered, axis=-1))
     return logsumexp_terms((*log_terms(t, x), mixture_term))
 
