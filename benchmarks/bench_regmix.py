@@ -50,7 +50,7 @@ def olmix(count):
     table = runs.read("olmix-dclm")
     table = table.select(targets=list(table.targets[:count]))
     rows = []
-    for name in ("mixing", *REGRESSORS):
+    for name in (*LAWS, *REGRESSORS):
         predictions = []
         for train, test in kfold(table, k=5, seed=0):
             predictions.append(_model(name, train).predict(test).select("target", "loss", "median"))

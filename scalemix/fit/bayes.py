@@ -395,6 +395,14 @@ def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, set
     )
 
 
+@lru_cache(maxsize=8)
+def _pointwise_log_likelihood(spec: _Spec):
+    """Compiled ``(draws, inputs, whitening, observed) -> log p(observed_row | draw)``, ``[draws, rows]``
+    (NumPyro's ``log_likelihood`` run op by op costs more than the sampling on small tables)."""
+    model = _model(spec)
+    return jax.jit(lambda flat, inputs, whitening, observed: log_likelihood(model, flat, inputs, whitening, observed)["log_loss"])
+
+
 def _inference_data(spec: _Spec, d, inputs, whitening, observed, by_chain: dict, seed: int, posterior_predictive: bool, sample_stats):
     """ArviZ InferenceData: posterior by parameter name and dims, log-likelihood, observed data."""
     import arviz as az
@@ -402,7 +410,7 @@ def _inference_data(spec: _Spec, d, inputs, whitening, observed, by_chain: dict,
     chains, draws = next(iter(by_chain.values())).shape[:2]
     model = _model(spec)
     flat = {k: jnp.asarray(v.reshape(chains * draws, *v.shape[2:])) for k, v in by_chain.items()}
-    pointwise = np.asarray(log_likelihood(model, flat, inputs, whitening, observed)["log_loss"]).reshape(chains, draws, -1)
+    pointwise = np.asarray(_pointwise_log_likelihood(spec)(flat, inputs, whitening, observed)).reshape(chains, draws, -1)
     names = [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
     dims = {p.name: list(p.dims) for p in spec.law.params}
     dims.update(sigma=["target"], pop_loc=["pooled"], pop_scale=["pooled"], log_loss=["row"])

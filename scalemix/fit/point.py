@@ -61,6 +61,7 @@ def fit_point(
         objective = np.where(np.isfinite(objective), objective, np.inf)
         best = np.argmin(objective, axis=1)
         draws = problem.assemble(z[np.arange(groups), best][None])
+        noise = _noise_scale(problem, draws)[None]  # in float64: a coefficient that ran off overflows float32
     diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(starts.shape[1]),
                 "screen_iter": screen_iter, "refine": refine}
@@ -69,7 +70,7 @@ def fit_point(
         coords=problem.coords,
         draws=draws,
         method="point",
-        noise=_noise_scale(problem, draws)[None],
+        noise=noise,
         diagnostics=diagnostics,
         provenance=provenance(table, problem.law, "point", settings),
     )
