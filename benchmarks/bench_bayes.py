@@ -119,15 +119,15 @@ def main():
     rows, nuts_warnings = [], []
 
     fit_point(table, chinchilla)  # both methods start from the point fit: compile it before timing either
-    seconds = {}
+    wall = {}
     for name, function, options in (("nuts", fit_nuts, mcmc), (f"bootstrap x{args.n_boot}", fit_bootstrap, {"n_boot": args.n_boot})):
         for call, seed in (("first call", 0), ("compiled", 1)):
-            fit, seconds[name, call], caught = _timed(function, table, chinchilla, seed=seed, **options)
+            fit, wall[name, call], caught = _timed(function, table, chinchilla, seed=seed, **options)
             nuts_warnings += caught if name == "nuts" else []
             lo, hi = _interval(fit.draws["alpha"][:, 0])
             rows.append({"case": f"chinchilla, {call}", "method": name, "alpha_lo95": lo, "alpha_hi95": hi,
                          "max_rhat": fit.diagnostics.get("max_rhat"), "divergences": fit.diagnostics.get("divergences"),
-                         "wall_s": seconds[name, call]})
+                         "wall_s": wall[name, call]})
     rows.append({"case": "chinchilla", "method": "Epoch bootstrap x4000 (published)", "alpha_lo95": 0.317, "alpha_hi95": 0.373})
 
     ml_table, truth = simulated_multilingual()
@@ -153,7 +153,7 @@ def main():
         print("warning:", message)
     boot = f"bootstrap x{args.n_boot}"
     print("bootstrap/nuts wall-time ratio on chinchilla: "
-          + ", ".join(f"{call} {seconds[boot, call] / seconds['nuts', call]:.2f}" for call in ("first call", "compiled")))
+          + ", ".join(f"{call} {wall[boot, call] / wall['nuts', call]:.2f}" for call in ("first call", "compiled")))
 
 
 if __name__ == "__main__":
