@@ -77,7 +77,9 @@ class Fit:
 
     def summary(self) -> pl.DataFrame:
         """One row per scalar parameter: mean, sd, median, 2.5% and 97.5% quantiles over draws
-        (``sd`` and quantiles are null for a single-draw point fit), plus R-hat and ESS for posteriors."""
+        (``sd`` and quantiles are null for a single-draw point fit), plus R-hat, bulk/tail ESS and a
+        ``warning`` (R-hat above 1.01 or ESS below 100 per chain, else null) for NUTS posteriors. Warnings
+        about the whole fit (divergences) are in ``diagnostics["warnings"]``."""
         values = self.flat_draws()
         single = self.n_draws == 1
         columns: dict[str, Any] = {

@@ -60,6 +60,8 @@ SIGMA_PRIOR_SCALE = 0.1
 POOL_SCALE_FRACTION = 0.5
 """Population spread prior of pooled parameters: HalfNormal(POOL_SCALE_FRACTION * the law's prior scale)."""
 RHAT_LIMIT = 1.01
+ESS_PER_CHAIN = 100
+"""A parameter whose bulk or tail ESS is below this many per chain gets a warning (Vehtari et al. 2021)."""
 DENSE_MASS_MAX_SIZE = 64
 """NUTS adapts a dense mass matrix (exponent/coefficient correlations) up to this many latent elements."""
 _INIT_JITTER = 0.1
@@ -305,8 +307,8 @@ def fit_nuts(
     """Posterior of ``law`` on ``table`` by NUTS: ``chains x draws`` draws after ``warmup`` adaptation steps.
 
     ``init="point"`` starts every chain (with a small seeded jitter) at the point fit (or at ``init``
-    when it is a point :class:`Fit` of the same law and runs); ``"prior"`` at the prior medians. ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat and
-    bulk/tail ESS, and ``warnings`` (also raised as Python warnings) when divergences occur or R-hat
+    when it is a point :class:`Fit` of the same law and runs); ``"prior"`` at the prior medians. ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat,
+    bulk/tail ESS and a ``warning`` (also the ``warning`` column of ``Fit.summary()``), and ``warnings`` (also raised as Python warnings) when divergences occur or R-hat
     exceeds 1.01. ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
     """
     with float64():
@@ -448,8 +450,9 @@ def _mcmc_diagnostics(spec: _Spec, idata, chains: int) -> dict:
         name = slot.param.name
         values = [np.ravel(np.asarray(ds[name])) for ds in (rhat, ess_bulk, ess_tail)]
         for k in range(slot.size):
-            per_parameter.append({"parameter": element_names[offset + k], "rhat": float(values[0][k]),
-                                  "ess_bulk": float(values[1][k]), "ess_tail": float(values[2][k])})
+            rhat_k, bulk_k, tail_k = (float(v[k]) for v in values)
+            per_parameter.append({"parameter": element_names[offset + k], "rhat": rhat_k, "ess_bulk": bulk_k,
+                                  "ess_tail": tail_k, "warning": _parameter_warning(rhat_k, bulk_k, tail_k, chains)})
         offset += slot.size
     labelled_rhat = [(row["parameter"], row["rhat"]) for row in per_parameter]
     labelled_rhat += [(f"sigma[{t}]", float(r)) for t, r in zip(spec.layout.coords["target"], np.ravel(np.asarray(rhat["sigma"])))]
@@ -467,6 +470,16 @@ def _mcmc_diagnostics(spec: _Spec, idata, chains: int) -> dict:
         messages.append("one chain: R-hat cannot be computed; run --chains 2 or more to check convergence")
     return {"divergences": divergences, "max_rhat": max_rhat, "min_ess_bulk": min_ess, "chains": chains,
             "per_parameter": per_parameter, "warnings": messages}
+
+
+def _parameter_warning(rhat: float, ess_bulk: float, ess_tail: float, chains: int) -> str | None:
+    """``"R-hat 1.030 > 1.01; ESS 150 < 400"`` for a parameter whose draws are not yet trustworthy, else None."""
+    found = []
+    if chains > 1 and rhat > RHAT_LIMIT:
+        found.append(f"R-hat {rhat:.3f} > {RHAT_LIMIT}")
+    if min(ess_bulk, ess_tail) < ESS_PER_CHAIN * chains:
+        found.append(f"ESS {min(ess_bulk, ess_tail):.0f} < {ESS_PER_CHAIN * chains}")
+    return "; ".join(found) or None
 
 
 __all__ = ["fit_nuts", "fit_svi", "STUDENT_DF", "SIGMA_PRIOR_SCALE", "POOL_SCALE_FRACTION"]

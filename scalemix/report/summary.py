@@ -8,13 +8,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from scalemix.fit.bayes import ESS_PER_CHAIN, RHAT_LIMIT
 from scalemix.fit.design import design
 
-RHAT_LIMIT = 1.01
-"""R-hat above this means the chains disagree (Vehtari et al. 2021)."""
-
-ESS_MIN = 400
-"""Bulk or tail effective sample size below this makes interval ends unreliable (Vehtari et al. 2021)."""
 
 WIDE_RATIO = 10.0
 """A parameter whose 95% interval spans more than this factor is one the runs barely constrain."""
@@ -132,11 +128,12 @@ def _warnings(fit) -> list[str]:
             worst = high.sort(column, descending=True).row(0, named=True)
             found.append(f"R-hat is above {RHAT_LIMIT} for {high.height} parameter(s) (worst {worst['parameter']} = "
                          f"{worst[column]:.3f}): the chains disagree; sample longer or with more warmup.")
+    ess_min = ESS_PER_CHAIN * fit.diagnostics.get("chains", 1)
     for column in ("ess_bulk", "ess_tail"):
         if column in summary.columns:
-            low = summary.filter(pl.col(column) < ESS_MIN)
+            low = summary.filter(pl.col(column) < ess_min)
             if low.height:
-                found.append(f"{column.replace('_', ' ')} is below {ESS_MIN} for {low.height} parameter(s) "
+                found.append(f"{column.replace('_', ' ')} is below {ess_min} for {low.height} parameter(s) "
                              f"({_names(low['parameter'].to_list())}): interval ends are noisy; draw more samples.")
     vanishing = summary.filter(pl.col("median").abs() < VANISHING)
     if vanishing.height:
