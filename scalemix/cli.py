@@ -30,6 +30,13 @@ datasets_app = typer.Typer(help="List the embedded datasets, or show one with `d
 app.add_typer(datasets_app, name="datasets")
 
 _LISTED = 12  # names shown before "... (N in all)" in text output
+_WIDE = 200  # columns for result tables, so numbers are never cut to fit an 80-column pipe
+
+
+def _console(width: int | None = None) -> Console:
+    """A console that prints text as given: parameter names such as ``t[pile_cc,arxiv]`` and file paths
+    are not read as Rich markup (which silently dropped the brackets)."""
+    return Console(width=width, markup=False)
 
 
 def _print_version(value: bool) -> None:
@@ -85,7 +92,7 @@ def datasets_show(
     table = Table(show_header=False, box=None)
     for key, value in info.items():
         table.add_row(key, "\n".join(value) if isinstance(value, list) else str(value))
-    Console().print(table)
+    _console().print(table)
 
 
 @app.command()
@@ -101,7 +108,7 @@ def inspect(
     if as_json:
         _print_json(summary)
         return
-    console = Console()
+    console = _console()
     overview = Table(show_header=False, box=None)
     overview.add_row("source", summary["source"])
     overview.add_row("rows", f"{summary['rows']} ({summary['runs']} runs)")
@@ -226,7 +233,7 @@ def _method_options(methods: dict, method: str, given: dict[str, Any]) -> dict[s
 def _print_fit(summary: dict[str, Any]) -> None:
     diagnostics = summary["diagnostics"]
     point = diagnostics.get("point", diagnostics)
-    console = Console()
+    console = _console()
     console.print(f"{summary['law']} ({summary['formula']}), method {summary['method']}, {summary['draws']} draw(s)", highlight=False)
     facts = [f"objective {summary['objective']:.7g}" if summary["objective"] is not None else ""]
     if "starts" in point:
@@ -246,9 +253,6 @@ def _print_fit(summary: dict[str, Any]) -> None:
 
 def _number(value: Any) -> str:
     return "-" if value is None else f"{value:.6g}"
-
-
-_WIDE = 200  # columns for result tables, so numbers are never cut to fit an 80-column pipe
 
 
 @app.command()
@@ -284,7 +288,7 @@ def predict(
     table = Table(*frame.columns, box=None)
     for row in frame.iter_rows():
         table.add_row(*(value if isinstance(value, str) else _number(value) for value in row))
-    Console(width=_WIDE).print(table)
+    _console(_WIDE).print(table)
 
 
 def _query_points(at: list[str], grid: str | None, domains: tuple[str, ...]):
@@ -344,7 +348,7 @@ def evaluate(
     if as_json:
         _print_json(scores)
         return
-    console = Console(width=_WIDE)
+    console = _console(_WIDE)
     console.print(f"{scores['rows']} rows scored, {scores['rows_set_aside']} set aside", highlight=False)
     if scores["in_sample"]:
         console.print("note: these are the runs the fit was fitted on; the scores are in-sample", highlight=False)
@@ -389,7 +393,7 @@ def demo(
 
     from scalemix.demo import run_demo, summary_lines
 
-    console = Console()
+    console = _console()
     started = time.perf_counter()
     result = run_demo(out, quick=quick, progress=lambda line: console.print(f"{time.perf_counter() - started:6.1f}s {line}", highlight=False))
     for line in summary_lines(result):
@@ -455,7 +459,7 @@ def optimize(
     if as_json:
         _print_json(payload)
         return
-    console = Console(width=_WIDE)
+    console = _console(_WIDE)
     weights = Table("domain", "expected", "median", "q05", "q95", box=None, title="optimal weights")
     for row in optimum.weights().iter_rows(named=True):
         weights.add_row(row["domain"], *(f"{row[k]:.4f}" for k in ("expected", "median", "q05", "q95")))
@@ -506,7 +510,7 @@ def front(
         _print_json(table.to_dicts())
         return
     shown = ["params", "point", "target", "mean", "lo90", "hi90", *[c for c in table.columns if c.startswith("w.")][:6]]
-    console = Console(width=_WIDE)
+    console = _console(_WIDE)
     view = Table(*shown, box=None)
     for row in table.select(shown).iter_rows():
         view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))
@@ -526,7 +530,7 @@ def compare(
     if as_json:
         _print_json(table.to_dicts())
         return
-    console = Console(width=_WIDE)
+    console = _console(_WIDE)
     view = Table(*table.columns, box=None)
     for row in table.iter_rows():
         view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))

@@ -55,6 +55,14 @@ def test_fit_json_matches_the_python_fit(fitted, runs_csv):
     assert (out / "fit.json").is_file() and (out / "draws.npz").is_file()
 
 
+def test_fit_text_output_names_every_parameter_with_its_labels(runs_csv, tmp_path):
+    """The text table shows ``alpha[val]``, brackets included (Rich would read ``[val]`` as markup)."""
+    result = runner.invoke(app, ["fit", str(runs_csv / "small.csv"), "--law", "power", "--out", str(tmp_path / "fit")])
+    assert result.exit_code == 0, result.output
+    names = [line.split()[0] for line in result.stdout.splitlines() if line.strip().startswith(("beta", "alpha", "Linf"))]
+    assert names == ["beta[val]", "alpha[val]", "Linf[val]"]
+
+
 def test_predict_is_the_formula_at_the_fitted_parameters(fitted):
     out, summary = fitted
     result = runner.invoke(app, ["predict", str(out), "--at", "params=1e11", "--at", "params=3e11", "--levels", "0.9", "--json"])
