@@ -1,6 +1,7 @@
 """The scalemix command: output of each command, and one-line errors with exit code 2 from main()."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -112,3 +113,17 @@ def test_importing_the_cli_does_not_import_polars_or_jax():
     code = "import sys, scalemix.cli; print(sorted({'polars', 'jax'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]"
+
+
+def test_console_script_keeps_compiled_programs_in_the_cache_folder(tmp_path):
+    """Each command is a new process: the compiled point-fit solver lands in ~/.cache/scalemix/xla (JAX's
+    persistent cache) for the next command to load; an empty $SCALEMIX_CACHE_DIR turns the cache off."""
+    script = shutil.which("scalemix", path=str(Path(sys.executable).parent))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "SCALEMIX_CACHE_DIR"}
+    for home, extra in (("on", {}), ("off", {"SCALEMIX_CACHE_DIR": ""})):
+        (tmp_path / home).mkdir()
+        result = subprocess.run([script, "fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "fit")],
+                                capture_output=True, text=True, timeout=300, env={**env, "HOME": str(tmp_path / home), **extra})
+        assert result.returncode == 0, result.stderr
+    assert any((tmp_path / "on" / ".cache" / "scalemix" / "xla").iterdir())
+    assert not (tmp_path / "off" / ".cache").exists()
