@@ -158,7 +158,7 @@ def test_logsumexp_terms_matches_jax_value_and_gradient():
     including -inf terms (a weight of 0) and terms large enough to overflow a naive sum."""
     from jax.scipy.special import logsumexp
 
-    from scalemix.laws.base import logsumexp_terms
+    from scalemix.laws import logsumexp_terms
 
     with float64():
         a = jnp.array([0.0, -jnp.inf, 800.0, -3.0])
