@@ -63,7 +63,8 @@ def simulated_multilingual(targets=10, seed=0, sizes=tuple(np.geomspace(2e7, 1e9
     for n in sizes:
         for p in (0.05, 0.1, 0.3, 0.7, 1.0):
             for i, name in enumerate(names):
-                f = float(effective_fraction({k: v[i] for k, v in truth.items()}, p))
+                with float64():
+                    f = float(effective_fraction({k: v[i] for k, v in truth.items()}, p))
                 loss = truth["beta"][i] * (f * n) ** -truth["alpha"][i] + truth["Linf"][i]
                 weights = {f"w.{other}": (p if other == name else (1 - p) / (targets - 1)) for other in names}
                 rows.append({"run_id": f"{name}-{n:.3g}-{p}", "params": n, "tokens": 20 * n, "target": name,
