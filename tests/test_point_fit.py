@@ -93,6 +93,17 @@ def test_mean_reduced_objective_cannot_stop_the_solver_early(chinchilla_problem,
         assert abs(early.x[3] - EPOCH["alpha"]) > 0.01
 
 
+def test_a_parameter_at_the_edge_of_its_range_is_named(chinchilla_fit):
+    """Losses on a pure power law (``50 N^-0.1``, no floor): the best Linf is 0, minus infinity in the log
+    space the solver works in, and the fit's warnings name it. Chinchilla's fit names nothing."""
+    params = np.geomspace(1e7, 1e9, 6)
+    table = runs.read(pl.DataFrame({"run_id": [f"r{k}" for k in range(6)], "target": "t", "params": params,
+                                    "tokens": 1e10, "loss": 50 * params ** -0.1}))
+    (warning,) = fit_point(table, laws.get("power")).diagnostics["warnings"]
+    assert warning.startswith("Linf[t] went to the edge of its range")
+    assert chinchilla_fit.diagnostics["warnings"] == []
+
+
 def test_too_few_rows_names_the_law_and_the_count(chinchilla_table):
     tiny = chinchilla_table.select(where=pl.col("run_id").is_in(list(chinchilla_table.runs[:4])))
     with pytest.raises(FitError, match=r"too few runs .*'chinchilla'.* 5 free parameter\(s\).*4 row\(s\)"):

@@ -18,6 +18,9 @@ from scalemix.fitresult import Fit
 
 BASIN_RTOL = 1e-6
 """Starts whose objective is within this relative distance of the best are counted as in its basin."""
+RAN_OFF_PRIOR_SDS = 10.0
+"""A fitted parameter farther than this many prior sd from its prior's centre (in the unconstrained space)
+has run off along a direction the runs do not determine, and the fit says so."""
 
 
 def fit_point(
@@ -63,6 +66,7 @@ def fit_point(
         draws = problem.assemble(z[np.arange(groups), best][None])
         noise = _noise_scale(problem, draws)[None]  # in float64: a coefficient that ran off overflows float32
     diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
+    diagnostics["warnings"] = _ran_off_warnings(problem.law.layout(problem.coords), draws)
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(starts.shape[1]),
                 "screen_iter": screen_iter, "refine": refine}
     return Fit(
@@ -98,6 +102,7 @@ def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_ite
         "resamples": n_boot,
         "resamples_converged": int(converged.all(axis=0).sum()),
         "point": point.diagnostics,
+        "warnings": point.diagnostics["warnings"],
     }
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "n_boot": n_boot}
     return Fit(
@@ -139,6 +144,21 @@ def _noise_scale(problem: Problem, draws) -> np.ndarray:
         r = residuals[target == i]
         scale.append(1.4826 * np.median(np.abs(r - np.median(r))) if r.size else np.nan)
     return np.maximum(np.asarray(scale), 1e-6)
+
+
+def _ran_off_warnings(layout, draws) -> list[str]:
+    """A plain-language warning naming the parameters that ran off (see ``RAN_OFF_PRIOR_SDS``), or none."""
+    z = np.asarray(layout.pack({k: v[0] for k, v in draws.items()}))
+    loc, scale = layout.prior_loc_scale()
+    far = ~np.isfinite(z) | (np.abs(z - loc) > RAN_OFF_PRIOR_SDS * scale)
+    if not far.any():
+        return []
+    names = [name for name, flag in zip(layout.element_names(), far) if flag]
+    one = len(names) == 1
+    return [f"{', '.join(names)} went to the edge of {'its' if one else 'their'} range, towards 0 or infinity "
+            f"(more than {RAN_OFF_PRIOR_SDS:g} prior sd from the prior's centre), where the law degenerates (a term "
+            f"vanishes, or parameters trade off along a ridge): read it as the simpler law, fit with --method nuts, "
+            f"whose priors hold such parameters, or add runs that pin {'it' if one else 'them'} down"]
 
 
 def _diagnostics(problem: Problem, objective, converged, grad_norm, best) -> dict:
