@@ -307,9 +307,11 @@ def fit_nuts(
     """Posterior of ``law`` on ``table`` by NUTS: ``chains x draws`` draws after ``warmup`` adaptation steps.
 
     ``init="point"`` starts every chain (with a small seeded jitter) at the point fit (or at ``init``
-    when it is a point :class:`Fit` of the same law and runs); ``"prior"`` at the prior medians. ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat,
-    bulk/tail ESS and a ``warning`` (also the ``warning`` column of ``Fit.summary()``), and ``warnings`` (also raised as Python warnings) when divergences occur or R-hat
-    exceeds 1.01. ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
+    when it is a point :class:`Fit` of the same law and runs); ``"prior"`` at the prior medians.
+    ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat, bulk/tail ESS and a
+    ``warning`` (also the ``warning`` column of ``Fit.summary()``), and ``warnings`` (also raised as
+    Python warnings) when divergences occur or R-hat exceeds 1.01. ``posterior_predictive=True`` adds
+    replicated log losses to the ``InferenceData``.
     """
     with float64():
         spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)

@@ -65,8 +65,8 @@ def fit_point(
         best = np.argmin(objective, axis=1)
         draws = problem.assemble(z[np.arange(groups), best][None])
         noise = _noise_scale(problem, draws)[None]  # in float64: a coefficient that ran off overflows float32
-    diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
-    diagnostics["warnings"] = _ran_off_warnings(problem.law.layout(problem.coords), draws)
+        ran_off = _ran_off_warnings(problem.law.layout(problem.coords), draws)
+    diagnostics = _diagnostics(problem, objective, converged, grad_norm, best) | {"warnings": ran_off}
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(starts.shape[1]),
                 "screen_iter": screen_iter, "refine": refine}
     return Fit(
