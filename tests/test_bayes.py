@@ -102,6 +102,16 @@ def test_svi_agrees_with_nuts(nuts, chinchilla_table, chinchilla_fit):
         a, b = nuts.draws[name][:, 0], svi.draws[name][:, 0]
         assert abs(np.median(a) - np.median(b)) < 0.5 * a.std(), name
         assert 0.5 < b.std() / a.std() < 2.0, name
+    assert svi.diagnostics["pareto_k"] < bayes.PARETO_K_LIMIT and svi.diagnostics["warnings"] == []
+
+
+def test_svi_that_misses_the_posterior_says_so(chinchilla_table):
+    """From the prior medians, without the point fit's whitening, 300 steps leave the guide far from
+    Chinchilla's ridge-shaped posterior: its importance weights have a Pareto k far above 0.7 (measured
+    4.1 after 1,500 steps), and the fit warns."""
+    with pytest.warns(UserWarning, match=r"SVI approximation is unreliable \(Pareto k"):
+        svi = fit_svi(chinchilla_table, laws.get("chinchilla"), steps=300, draws=100, seed=0, init="prior")
+    assert svi.diagnostics["pareto_k"] > 1.0
 
 
 def test_loo_prefers_chinchilla_to_a_law_blind_to_tokens(nuts, chinchilla_table):

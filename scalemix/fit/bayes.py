@@ -42,7 +42,8 @@ from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal
 from numpyro.infer.initialization import init_to_value
 from numpyro.infer.hmc import hmc
-from numpyro.infer.util import constrain_fn, log_likelihood, potential_energy
+from numpyro import handlers
+from numpyro.infer.util import constrain_fn, log_density, log_likelihood, potential_energy
 
 from scalemix._x64 import float64
 from scalemix.errors import FitError
@@ -64,6 +65,9 @@ ESS_PER_CHAIN = 100
 """A parameter whose bulk or tail ESS is below this many per chain gets a warning (Vehtari et al. 2021)."""
 DENSE_MASS_MAX_SIZE = 64
 """NUTS adapts a dense mass matrix (exponent/coefficient correlations) up to this many latent elements."""
+PARETO_K_LIMIT = 0.7
+"""SVI's guide is flagged when the Pareto k of its importance weights exceeds this (Yao et al. 2018)."""
+_PSIS_DRAWS = 1000
 _INIT_JITTER = 0.1
 _PROGRESS_SEGMENTS = 20
 _LIKELIHOODS = {"student": "student", "student-t": "student", "t": "student", "normal": "normal"}
@@ -348,7 +352,9 @@ def fit_svi(
 ) -> Fit:
     """Approximate posterior of ``law`` on ``table`` by SVI: a multivariate-normal guide on the
     unconstrained latents (``AutoMultivariateNormal``), ``steps`` Adam steps on the ELBO (optax), then
-    ``draws`` draws from the guide. Fast on big tables; intervals are approximate (no R-hat)."""
+    ``draws`` draws from the guide. Fast on big tables; intervals are approximate (no R-hat).
+    ``diagnostics["pareto_k"]`` checks the guide against the posterior (:func:`_pareto_k`); above 0.7 it is
+    a warning (also raised as a Python warning), as is an ELBO that is not finite."""
     with float64():
         spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
         d, inputs, observed = _data(table, spec)
@@ -365,6 +371,7 @@ def fit_svi(
         by_chain = {k: np.asarray(v)[None] for k, v in {**latent, **samples}.items()}
         sampling_s = time.perf_counter() - started
         idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, False, sample_stats=None)
+        pareto_k = _pareto_k(model, guide, result.params, (inputs, whitening, observed), seed + 3)
     losses = np.asarray(result.losses)
     tail = losses[-max(steps // 10, 1):]
     diagnostics = {
@@ -374,14 +381,48 @@ def fit_svi(
         "sampling_s": round(sampling_s, 3),
         "rows": int(d.frame.height),
         "rows_set_aside": int(d.set_aside.height),
-        "warnings": [] if np.isfinite(losses[-1]) else ["the ELBO is not finite: lower learning_rate or fit with nuts"],
+        "pareto_k": pareto_k,
+        "warnings": _svi_warnings(losses, pareto_k),
     }
     if point is not None:
         diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
+    for message in diagnostics["warnings"]:
+        warnings.warn(message, stacklevel=2)
     settings = {"steps": steps, "draws": draws, "learning_rate": learning_rate, "hierarchical": hierarchical,
                 "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
                 "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init if isinstance(init, str) else "point"}
     return _fit(spec, table, by_chain, "svi", diagnostics, settings, idata)
+
+
+def _pareto_k(model, guide, params, args, seed: int) -> float:
+    """Pareto k of the importance weights ``p(y, z) / q(z)`` over draws ``z`` of the fitted guide (Yao,
+    Vehtari, Simpson and Gelman 2018, "Yes, but did it work?"; ``arviz.psislw``): above 0.7 the guide
+    misses mass the posterior has, and its intervals are not to be trusted. Both densities are of the
+    constrained values (the guide's trace carries the Jacobians of its transforms)."""
+    import arviz as az
+
+    def log_weight(key):
+        trace = handlers.trace(handlers.seed(handlers.substitute(guide, data=params), key)).get_trace(*args)
+        sampled = {name: site for name, site in trace.items() if site["type"] == "sample"}
+        log_q = sum(site["fn"].log_prob(site["value"]).sum() for site in sampled.values())
+        log_p, _ = log_density(model, args, {}, {name: site["value"] for name, site in sampled.items() if not name.startswith("_")})
+        return log_p - log_q
+
+    log_weights = jax.jit(jax.vmap(log_weight))(jax.random.split(jax.random.PRNGKey(seed), _PSIS_DRAWS))
+    _, k = az.psislw(np.asarray(log_weights))
+    return float(k)
+
+
+def _svi_warnings(losses: np.ndarray, pareto_k: float) -> list[str]:
+    """Plain-language warnings on an SVI fit: a loss trace (the negative ELBO per step) that is not finite,
+    or a guide whose importance weights have a Pareto k above ``PARETO_K_LIMIT``."""
+    if not np.isfinite(losses[-1]):
+        return ["the ELBO is not finite: lower learning_rate or fit with nuts"]
+    if not pareto_k <= PARETO_K_LIMIT:
+        return [f"the SVI approximation is unreliable (Pareto k {pareto_k:.2f} > {PARETO_K_LIMIT}): it misses part of "
+                f"the posterior and its intervals are too narrow or misplaced; start it from the point fit "
+                f"(init='point'), run more --steps, or fit with nuts"]
+    return []
 
 
 def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
