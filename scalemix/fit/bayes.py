@@ -382,7 +382,7 @@ def fit_svi(
         "rows": int(d.frame.height),
         "rows_set_aside": int(d.set_aside.height),
         "pareto_k": pareto_k,
-        "warnings": _svi_warnings(losses, pareto_k),
+        "warnings": _svi_warnings(losses, pareto_k, from_point=point is not None),
     }
     if point is not None:
         diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
@@ -413,15 +413,16 @@ def _pareto_k(model, guide, params, args, seed: int) -> float:
     return float(k)
 
 
-def _svi_warnings(losses: np.ndarray, pareto_k: float) -> list[str]:
+def _svi_warnings(losses: np.ndarray, pareto_k: float, from_point: bool) -> list[str]:
     """Plain-language warnings on an SVI fit: a loss trace (the negative ELBO per step) that is not finite,
     or a guide whose importance weights have a Pareto k above ``PARETO_K_LIMIT``."""
     if not np.isfinite(losses[-1]):
         return ["the ELBO is not finite: lower learning_rate or fit with nuts"]
     if not pareto_k <= PARETO_K_LIMIT:
+        remedies = ("run more --steps or fit with nuts" if from_point else
+                    "start it from the point fit (init='point'), run more --steps, or fit with nuts")
         return [f"the SVI approximation is unreliable (Pareto k {pareto_k:.2f} > {PARETO_K_LIMIT}): it misses part of "
-                f"the posterior and its intervals are too narrow or misplaced; start it from the point fit "
-                f"(init='point'), run more --steps, or fit with nuts"]
+                f"the posterior and its intervals are too narrow or misplaced; {remedies}"]
     return []
 
 
