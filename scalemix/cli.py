@@ -545,13 +545,12 @@ def _keep_compiled_programs() -> None:
     """Let JAX keep compiled programs on disk between commands (its persistent compilation cache), in
     ``$SCALEMIX_CACHE_DIR`` (default ``~/.cache/scalemix/xla``; set it empty to turn this off). Each
     command is a new process: without the cache, every ``scalemix fit --method nuts`` compiles NumPyro's
-    sampler again (about 5 s on 2 cores). JAX evicts the least recently used programs beyond 1 GiB. Set
-    through JAX's environment variables, before JAX is imported."""
+    sampler again (about 5 s on 2 cores). The folder grows by a few hundred kB per new table shape; delete
+    it at any time. Set through JAX's environment variables, before JAX is imported."""
     folder = os.environ.get("SCALEMIX_CACHE_DIR", str(Path.home() / ".cache" / "scalemix" / "xla"))
     if folder:
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", folder)
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
-        os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**30))
 
 
 def main(argv: list[str] | None = None) -> None:
