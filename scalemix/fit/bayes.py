@@ -331,9 +331,7 @@ def fit_nuts(
         diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
     for message in diagnostics["warnings"]:
         warnings.warn(message, stacklevel=2)
-    settings = {"chains": chains, "draws": draws, "warmup": warmup, "hierarchical": hierarchical,
-                "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
-                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init if isinstance(init, str) else "point"}
+    settings = _settings(likelihood, hierarchical, seed, init, chains=chains, draws=draws, warmup=warmup)
     return _fit(spec, table, by_chain, "nuts", diagnostics, settings, idata)
 
 
@@ -388,9 +386,7 @@ def fit_svi(
         diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
     for message in diagnostics["warnings"]:
         warnings.warn(message, stacklevel=2)
-    settings = {"steps": steps, "draws": draws, "learning_rate": learning_rate, "hierarchical": hierarchical,
-                "likelihood": likelihood, "student_df": STUDENT_DF if likelihood == "student" else None,
-                "sigma_prior_scale": SIGMA_PRIOR_SCALE, "seed": seed, "init": init if isinstance(init, str) else "point"}
+    settings = _settings(likelihood, hierarchical, seed, init, steps=steps, draws=draws, learning_rate=learning_rate)
     return _fit(spec, table, by_chain, "svi", diagnostics, settings, idata)
 
 
@@ -424,6 +420,13 @@ def _svi_warnings(losses: np.ndarray, pareto_k: float, from_point: bool) -> list
         return [f"the SVI approximation is unreliable (Pareto k {pareto_k:.2f} > {PARETO_K_LIMIT}): it misses part of "
                 f"the posterior and its intervals are too narrow or misplaced; {remedies}"]
     return []
+
+
+def _settings(likelihood: str, hierarchical: bool, seed: int, init, **method_settings) -> dict:
+    """What a Bayesian fit records of how it was made: the method's own settings plus the model's."""
+    return {**method_settings, "hierarchical": hierarchical, "likelihood": likelihood,
+            "student_df": STUDENT_DF if likelihood == "student" else None, "sigma_prior_scale": SIGMA_PRIOR_SCALE,
+            "seed": seed, "init": init if isinstance(init, str) else "point"}
 
 
 def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:

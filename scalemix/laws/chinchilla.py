@@ -10,6 +10,17 @@ _E_GRID = tuple(float(np.exp(e)) for e in (-1.0, -0.5, 0.0, 0.5, 1.0))
 _EXPONENT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
+SIZE_PARAMS = (
+    Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
+    Param("A", constraint=positive, prior=(6.0, 5.0), grid=(1.0, 148.4, 22026.0)),
+    Param("B", constraint=positive, prior=(7.0, 5.0), grid=(1.0, 148.4, 22026.0)),
+    Param("alpha", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
+    Param("beta", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
+)
+"""Chinchilla's terms as the laws that extend it declare them: positive exponents and a coarse start grid
+(their own parameters multiply the starts, so Hoffmann's 4,500-point grid would be too many)."""
+
+
 def log_terms(t, x: Inputs):
     """``(log E, log A - alpha log N, log B - beta log D)`` per row (``t`` already read per row): the
     terms whose :func:`~scalemix.laws.base.logsumexp_terms` is Chinchilla's log loss, shared by the laws

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive
-from scalemix.laws.chinchilla import log_terms
+from scalemix.laws.chinchilla import SIZE_PARAMS, log_terms
 
 
 def _log_loss(theta, x: Inputs):
@@ -20,14 +20,7 @@ def multilingual_family() -> Law:
     """
     return Law(
         name="multilingual-family",
-        params=(
-            Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
-            Param("A", constraint=positive, prior=(6.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-            Param("B", constraint=positive, prior=(7.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-            Param("alpha", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
-            Param("beta", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
-            Param("gamma", constraint=positive, prior=(-3.0, 1.5), grid=(0.01, 0.1)),
-        ),
+        params=(*SIZE_PARAMS, Param("gamma", constraint=positive, prior=(-3.0, 1.5), grid=(0.01, 0.1))),
         log_loss=_log_loss,
         needs=frozenset({"params", "tokens", "own_weight"}),
         formula="L_i = (E_i + A_i / N^alpha_i + B_i / D^beta_i) * p_i^-gamma_i",

@@ -3,15 +3,8 @@
 import jax.numpy as jnp
 
 from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, positive, safe_power
-from scalemix.laws.chinchilla import log_terms
+from scalemix.laws.chinchilla import SIZE_PARAMS, log_terms
 
-_SIZE_PARAMS = (
-    Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
-    Param("A", constraint=positive, prior=(6.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-    Param("B", constraint=positive, prior=(7.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-    Param("alpha", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
-    Param("beta", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
-)
 
 
 def _additive_log_loss(theta, x: Inputs):
@@ -30,7 +23,7 @@ def mixture_additive() -> Law:
     """
     return Law(
         name="mixture-additive",
-        params=_SIZE_PARAMS
+        params=SIZE_PARAMS
         + (
             Param("C", dims=("target", "domain"), constraint=positive, prior=(0.0, 1.5), grid=(1.0,)),
             Param("gamma", dims=("target", "domain"), constraint=positive, prior=(-0.5, 1.0), grid=(0.5,)),
@@ -59,9 +52,7 @@ def mixture_joint() -> Law:
     return Law(
         name="mixture-joint",
         params=(
-            Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
-            Param("alpha", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
-            Param("beta", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
+            *(p for p in SIZE_PARAMS if p.name in ("E", "alpha", "beta")),  # A and B come from the mixture
             Param("CA", dims=("target", "domain"), constraint=positive, prior=(2.0, 3.0), grid=(1.0, 148.4)),
             Param("gammaA", constraint=positive, prior=(0.0, 1.0), grid=(1.0, 2.0)),
             Param("CB", dims=("target", "domain"), constraint=positive, prior=(2.0, 3.0), grid=(1.0, 148.4)),
