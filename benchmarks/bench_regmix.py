@@ -19,7 +19,7 @@ import polars as pl
 from scalemix.fit import fit as fit_law
 from scalemix import runs
 from scalemix.baseline import fit_regressor
-from scalemix.fit.validate import kfold, metrics, regret_at_1
+from scalemix.evaluate import kfold, metrics, regret_at_1
 
 LAWS = ("mixing", "mixture-additive")
 REGRESSORS = ("lightgbm", "linear")

@@ -6,10 +6,10 @@ regress each validation loss on the weights ``w`` with LightGBM (``1000`` trees,
 ``1e-2``, their settings), and rank unseen mixtures by the prediction. ``model="linear"`` is their
 linear row (least squares on ``w``; no intercept, since ``sum w = 1`` already spans it).
 
-:func:`fit_regressor` returns a :class:`Regressor` that answers ``predict`` and ``log_loss_draws``
-like a :class:`~scalemix.Fit` with one draw, so :func:`scalemix.fit.validate.evaluate` and the CLI
-compare it with a law on the same runs. Its intervals are empirical: quantiles of ``K``-fold
-out-of-fold log residuals (the regressor has no parameter posterior).
+:func:`fit_regressor` returns a :class:`Regressor`, a :class:`~scalemix.predictor.Predictor` with one
+draw and no law, so :func:`scalemix.evaluate.evaluate` and the CLI compare it with a law on the same
+runs. Its intervals are empirical: quantiles of ``K``-fold out-of-fold log residuals (the regressor has
+no parameter posterior).
 """
 
 from __future__ import annotations
@@ -20,15 +20,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import polars as pl
 
+from scalemix import intervals
+from scalemix.design import SET_ASIDE_SCHEMA
 from scalemix.errors import FitError
-from scalemix.laws import Law
+from scalemix.predictor import query_frame
+from scalemix.runs import RunTable, read
 
 MODELS = ("lightgbm", "linear")
 FOLDS = 5
-
-
-def _no_formula(theta, inputs):
-    raise FitError("a regression baseline has no formula to evaluate; call its predict()")
 
 
 @dataclass
@@ -40,15 +39,14 @@ class Regressor:
       coords: ``{"target": ..., "domain": ...}`` as a fit's.
       predictors: target -> ``X[rows, domains] -> loss[rows]``.
       residuals: target -> out-of-fold log residuals ``log(loss) - log(prediction)`` of the training runs.
-      law: a formula-less :class:`~scalemix.laws.Law` saying the regressor reads the weights (so that
-        tools that check a table's columns against ``fit.law`` accept it).
+      law: ``None``: no law, no formula.
     """
 
     model: str
     coords: dict[str, tuple[str, ...]]
     predictors: dict[str, Callable[[np.ndarray], np.ndarray]]
     residuals: dict[str, np.ndarray]
-    law: Law
+    law: None = None
     method: str = "regression"
     n_draws: int = 1
 
@@ -58,7 +56,7 @@ class Regressor:
 
     def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
         """Query rows (one per point and target) and the log of the predicted loss, ``[1, rows]``."""
-        frame = self._query_frame(query)
+        frame = query_frame(query, self.targets)
         domains = self.coords["domain"]
         missing = [f"w.{d}" for d in domains if f"w.{d}" not in frame.columns]
         if missing:
@@ -75,34 +73,28 @@ class Regressor:
                 prediction[rows] = self.predictors[target](x[rows])
         return frame, np.log(np.maximum(prediction, np.finfo(float).tiny))[None]
 
-    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), **_) -> pl.DataFrame:
+    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0) -> pl.DataFrame:
         """``mean`` = ``median`` = the regression, with ``lo<L>``/``hi<L>`` and ``pred_lo<L>``/``pred_hi<L>``
-        both from the out-of-fold residual quantiles (the same columns as ``Fit.predict``)."""
-        from scalemix.fitresult import level_suffix
-
+        both from the out-of-fold residual quantiles (the same columns as ``Fit.predict``; ``seed`` is
+        unused: nothing is sampled)."""
+        levels = intervals.check(levels)
         frame, log_loss = self.log_loss_draws(query)
         center = np.exp(log_loss[0])
         columns = {"mean": center, "median": center}
         targets = frame["target"].to_numpy()
         for level in levels:
-            tail = (1.0 - level) / 2.0
             low, high = np.empty(frame.height), np.empty(frame.height)
             for target in self.targets:
                 rows = targets == target
-                q_low, q_high = np.quantile(self.residuals[target], [tail, 1.0 - tail])
+                q_low, q_high = np.quantile(self.residuals[target], intervals.tails(level))
                 low[rows], high[rows] = center[rows] * np.exp(q_low), center[rows] * np.exp(q_high)
-            s = level_suffix(level)
-            columns.update({f"lo{s}": low, f"hi{s}": high, f"pred_lo{s}": low, f"pred_hi{s}": high})
+            names = intervals.columns(level) + intervals.columns(level, predictive=True)
+            columns.update(zip(names, (low, high, low, high)))
         return frame.with_columns(**{k: pl.Series(k, v) for k, v in columns.items()})
 
-    def _query_frame(self, query) -> pl.DataFrame:
-        if hasattr(query, "frame"):
-            query = query.frame
-        if isinstance(query, dict):
-            query = pl.DataFrame({k: np.atleast_1d(v) for k, v in query.items()})
-        if "target" not in query.columns:
-            query = query.join(pl.DataFrame({"target": list(self.targets)}), how="cross")
-        return query
+    def usable(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Every row: a regression is defined at every mixture (none set aside)."""
+        return frame, pl.DataFrame(schema=SET_ASIDE_SCHEMA)
 
 
 def fit_regressor(source, model: str = "lightgbm", *, targets: Sequence[str] | None = None, seed: int = 0) -> Regressor:
@@ -111,11 +103,9 @@ def fit_regressor(source, model: str = "lightgbm", *, targets: Sequence[str] | N
     Raises :class:`FitError` for an unknown model, runs without ``w.<domain>`` columns, or a missing
     LightGBM (install the extra: ``pip install 'scalemix[lightgbm]'``).
     """
-    from scalemix import runs
-
     if model not in MODELS:
         raise FitError(f"unknown regression model {model!r}; choose one of {', '.join(MODELS)}")
-    table = source if isinstance(source, runs.RunTable) else runs.read(source)
+    table = source if isinstance(source, RunTable) else read(source)
     if targets:
         table = table.select(targets=list(targets))
     domains = table.domains
@@ -130,9 +120,7 @@ def fit_regressor(source, model: str = "lightgbm", *, targets: Sequence[str] | N
         y = rows["loss"].to_numpy().astype(float)
         predictors[target] = train(x, y, seed)
         residuals[target] = _out_of_fold_log_residuals(train, x, y, seed, rng)
-    law = Law(name=f"regression-{model}", params=(), log_loss=_no_formula, needs=frozenset({"weights"}),
-              formula=f"L_t = {model}(w)", reference="Liu et al. 2024, RegMix")
-    return Regressor(model, {"target": table.targets, "domain": domains}, predictors, residuals, law)
+    return Regressor(model, {"target": table.targets, "domain": domains}, predictors, residuals)
 
 
 def _out_of_fold_log_residuals(train, x, y, seed, rng) -> np.ndarray:

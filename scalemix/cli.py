@@ -87,7 +87,11 @@ def datasets_show(
     """Show an embedded dataset's source, licence, what a row is, units and counts."""
     from scalemix import datasets
 
-    info = datasets.info(name)
+    from scalemix import runs
+
+    summary = runs.read(name).summary()
+    info = {**datasets.info(name), "loss_unit": summary["loss_unit"], "rows": summary["rows"], "runs": summary["runs"],
+            "targets": len(summary["targets"]), "domains": len(summary["domains"]), "notes": summary["notes"]}
     if as_json:
         _print_json(info)
         return
@@ -333,7 +337,7 @@ def evaluate(
     and regret@1 for mixtures (true loss of the predicted-best run minus the best)."""
     from scalemix import runs
     from scalemix.errors import FitError
-    from scalemix.fit.validate import evaluate as score
+    from scalemix.evaluate import evaluate as score
     from scalemix.fitresult import Fit
 
     result = Fit.load(fit_dir)
@@ -525,7 +529,7 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Rank laws fitted to the same runs by PSIS-LOO (expected log predictive density; higher is better)."""
-    from scalemix.fit.compare import compare as compare_fits
+    from scalemix.evaluate import compare as compare_fits
     from scalemix.fitresult import Fit
 
     table = compare_fits({path: Fit.load(path) for path in fits})

@@ -13,10 +13,10 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from scalemix import laws
+from scalemix import intervals, laws
 from scalemix._x64 import float64
 from scalemix.errors import FitError
-from scalemix.fitresult import Fit, level_suffix
+from scalemix.fitresult import Fit
 
 
 def compute_optimal(fit: Fit, flops, levels: Sequence[float] = (0.5, 0.9)) -> pl.DataFrame:
@@ -65,12 +65,7 @@ def _summarise(keys: dict, targets, quantities: dict[str, np.ndarray], levels) -
         columns = {k: np.repeat(v, len(targets)) for k, v in keys.items()}
         columns["target"] = np.tile(np.asarray(targets, dtype=object), points)
         columns["quantity"] = [quantity] * (points * len(targets))
-        columns["mean"] = values.mean(axis=1).ravel()
-        columns["median"] = np.median(values, axis=1).ravel()
-        for level in levels:
-            tail = (1.0 - level) / 2.0
-            columns[f"lo{level_suffix(level)}"] = np.quantile(values, tail, axis=1).ravel()
-            columns[f"hi{level_suffix(level)}"] = np.quantile(values, 1.0 - tail, axis=1).ravel()
+        columns.update({k: v.ravel() for k, v in intervals.summary(values, intervals.check(levels), axis=1).items()})
         frames.append(pl.DataFrame(columns))
     return pl.concat(frames)
 

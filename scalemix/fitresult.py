@@ -1,7 +1,8 @@
 """``Fit``: a law plus parameter draws. One draw for a point fit, B for a bootstrap, S for a posterior.
 
 Everything downstream (summaries, predictions, optimal mixtures, reports) is written once over draws
-with ``jax.vmap`` and never asks how the draws were made.
+with ``jax.vmap`` and never asks how the draws were made: a ``Fit`` is a
+:class:`~scalemix.predictor.Predictor`.
 """
 
 from __future__ import annotations
@@ -10,25 +11,22 @@ import json
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import polars as pl
 
-from scalemix import laws
+from scalemix import intervals, laws
 from scalemix._x64 import float64
+from scalemix.design import SET_ASIDE_SCHEMA, design
 from scalemix.errors import FitError
 from scalemix.laws import Law, Layout
+from scalemix.predictor import query_frame
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREDICTIVE_SAMPLES = 4000
-
-
-def level_suffix(level: float) -> str:
-    """Column suffix of a central interval: 0.9 -> ``90``, 0.5 -> ``50``, 0.975 -> ``97.5``."""
-    return f"{100 * level:g}"
 
 
 @dataclass
@@ -45,6 +43,8 @@ class Fit:
       diagnostics: convergence facts (objective, starts in the best basin, R-hat, divergences, ...).
       provenance: scalemix and library versions, settings, seed, data fingerprint and source.
       inference_data: the ArviZ ``InferenceData`` of a Bayesian fit.
+      set_aside: the rows of the fitted run table the law is undefined on (``row``, ``run_id``,
+        ``target``, ``reason``); every other row was fitted.
     """
 
     law: Law
@@ -56,6 +56,7 @@ class Fit:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     inference_data: Any = None
+    set_aside: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SET_ASIDE_SCHEMA))
 
     @property
     def layout(self) -> Layout:
@@ -119,9 +120,7 @@ class Fit:
 
     def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
         """Query rows (one per point and target) and their predicted log loss, ``[S, rows]``."""
-        from scalemix.fit.design import design  # here, not at the top: scalemix.fit imports this module
-
-        frame = self._query_frame(query)
+        frame = query_frame(query, self.targets)
         with float64():
             d = design(frame, self.law, self.coords, observed=False)
             values = _log_loss_over_draws(self.law, _as_jax(self.draws), _as_jax(d.inputs))
@@ -138,18 +137,19 @@ class Fit:
         (epistemic) interval ``lo<L>``/``hi<L>`` and the predictive interval ``pred_lo<L>``/``pred_hi<L>``
         that adds observation noise, for each level ``L`` (e.g. ``lo90``).
         """
+        levels = intervals.check(levels)
         frame, log_loss = self.log_loss_draws(query)
         loss = np.exp(log_loss)
-        columns = {"mean": loss.mean(axis=0), "median": np.median(loss, axis=0)}
         predictive = np.exp(self._predictive_log_loss(frame, log_loss, seed))
+        columns = {"mean": loss.mean(axis=0), "median": np.median(loss, axis=0)}
         for level in levels:
-            tail = (1.0 - level) / 2.0
-            suffix = level_suffix(level)
-            columns[f"lo{suffix}"] = np.quantile(loss, tail, axis=0)
-            columns[f"hi{suffix}"] = np.quantile(loss, 1.0 - tail, axis=0)
-            columns[f"pred_lo{suffix}"] = np.quantile(predictive, tail, axis=0)
-            columns[f"pred_hi{suffix}"] = np.quantile(predictive, 1.0 - tail, axis=0)
+            columns |= intervals.quantiles(loss, [level]) | intervals.quantiles(predictive, [level], predictive=True)
         return frame.with_columns(**{k: pl.Series(k, v) for k, v in columns.items()})
+
+    def usable(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The rows of ``frame`` the law is defined on, and the rows it sets aside with their reason."""
+        d = design(frame, self.law, self.coords)
+        return d.frame, d.set_aside
 
     def _predictive_log_loss(self, frame: pl.DataFrame, log_loss: np.ndarray, seed: int) -> np.ndarray:
         """Samples of observed log loss: each draw's prediction plus its noise, ``[max(S, 4000), rows]``."""
@@ -162,22 +162,11 @@ class Fit:
         eps = rng.standard_normal(shape) if self.noise_df is None else rng.standard_t(self.noise_df, shape)
         return log_loss[picks] + scale * eps
 
-    def _query_frame(self, query) -> pl.DataFrame:
-        if hasattr(query, "frame"):
-            query = query.frame
-        if isinstance(query, Mapping):
-            query = pl.DataFrame({k: np.atleast_1d(v) for k, v in query.items()})
-        if not isinstance(query, pl.DataFrame):
-            raise FitError(f"predict takes a polars frame, a mapping of columns or a run table, not {type(query).__name__}")
-        if "target" not in query.columns:
-            query = query.join(pl.DataFrame({"target": list(self.targets)}), how="cross")
-        return query
-
     # -- persistence ---------------------------------------------------------------------------------
 
     def save(self, path) -> Path:
-        """Write ``fit.json`` (law, coords, diagnostics, provenance), ``draws.npz`` and, for Bayesian
-        fits, ``posterior.nc`` (ArviZ NetCDF) into directory ``path``. No pickle: safe to share."""
+        """Write ``fit.json`` (law, coords, diagnostics, provenance, rows set aside), ``draws.npz`` and, for
+        Bayesian fits, ``posterior.nc`` (ArviZ NetCDF) into directory ``path``. No pickle: safe to share."""
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -189,6 +178,7 @@ class Fit:
             "noise_df": self.noise_df,
             "diagnostics": self.diagnostics,
             "provenance": self.provenance,
+            "set_aside": self.set_aside.to_dicts(),
         }
         (out / "fit.json").write_text(json.dumps(meta, indent=2, default=_json_number) + "\n")
         np.savez(out / "draws.npz", noise=self.noise, **{f"param:{k}": v for k, v in self.draws.items()})
@@ -226,6 +216,7 @@ class Fit:
             diagnostics=meta["diagnostics"],
             provenance=meta["provenance"],
             inference_data=inference_data,
+            set_aside=pl.DataFrame(meta["set_aside"], schema=SET_ASIDE_SCHEMA),
         )
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 import polars as pl
 
+from scalemix import datasets
 from scalemix.errors import RunTableError
 
 WEIGHT_PREFIX = "w."
@@ -266,12 +267,10 @@ def read(source: Any, **options: Any) -> RunTable:
         raise RunTableError(
             f"read() cannot take a {type(source).__name__}; pass a dataset name, a file path or a DataFrame"
         )
-    from scalemix import datasets  # imported here: datasets is built on this module
-
     if isinstance(source, str) and source in datasets.names():
         if options:
             raise RunTableError(f"dataset {source!r} takes no options (got {', '.join(options)})")
-        return datasets.load(source)
+        return _read_dataset(source)
     path = Path(source)
     if path.suffix.lower() == ".toml":
         spec = _read_spec(path)
@@ -283,6 +282,17 @@ def read(source: Any, **options: Any) -> RunTable:
             f"{source!r} is neither a file nor a dataset; known datasets: {', '.join(datasets.names())}"
         )
     return _read_path(path, _parse_options(options, "read()"))
+
+
+def _read_dataset(name: str) -> RunTable:
+    """An embedded dataset, read as its :class:`~scalemix.datasets.Recipe` says (``source`` is its name)."""
+    recipe = datasets.recipe(name)
+    table = read(recipe.data, **recipe.options)
+    if recipe.set_aside is not None:
+        kept = table.select(where=~pl.col("run_id").is_in(recipe.set_aside["run_id"].implode()))
+        table = dataclasses.replace(kept, rejected=pl.concat([table.rejected, recipe.set_aside]),
+                                    notes=(*table.notes, recipe.note))
+    return dataclasses.replace(table, source=name)
 
 
 def _is_pandas_frame(obj: Any) -> bool:

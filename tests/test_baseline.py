@@ -9,7 +9,7 @@ from scipy.stats import spearmanr
 from scalemix import runs
 from scalemix.baseline import fit_regressor
 from scalemix.errors import FitError
-from scalemix.fit.validate import evaluate
+from scalemix.evaluate import evaluate
 
 # Liu et al. 2024, RegMix, Pile-CC validation loss, Spearman x 100 on 256 unseen mixtures.
 PUBLISHED = {"linear": {"regmix-1m-test": 90.08, "regmix-60m-test": 89.26},

@@ -12,7 +12,7 @@ from scipy import optimize, stats
 
 from scalemix import derived, laws, runs
 from scalemix.fit import bayes, fit_nuts, fit_point, fit_svi
-from scalemix.fit.compare import compare
+from scalemix.evaluate import compare
 from scalemix.fitresult import Fit
 
 EPOCH_ALPHA, EPOCH_ALPHA_95 = 0.3478, (0.317, 0.373)
@@ -102,7 +102,7 @@ def test_svi_agrees_with_nuts(nuts, chinchilla_table, chinchilla_fit):
         a, b = nuts.draws[name][:, 0], svi.draws[name][:, 0]
         assert abs(np.median(a) - np.median(b)) < 0.5 * a.std(), name
         assert 0.5 < b.std() / a.std() < 2.0, name
-    assert svi.diagnostics["pareto_k"] < bayes.PARETO_K_LIMIT and svi.diagnostics["warnings"] == []
+    assert svi.diagnostics["pareto_k"] < PARETO_K_LIMIT and svi.diagnostics["warnings"] == []
 
 
 def test_svi_that_misses_the_posterior_says_so(chinchilla_table):

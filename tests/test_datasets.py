@@ -32,7 +32,9 @@ def test_names_and_one_line_descriptions():
 
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(RunTableError, match=r"unknown dataset 'pile'; known datasets: chinchilla, chinchilla-all"):
-        datasets.load("pile")
+        datasets.recipe("pile")
+    with pytest.raises(RunTableError, match=r"'pile' is neither a file nor a dataset; known datasets: chinchilla, chinchilla-all"):
+        read("pile")
     with pytest.raises(RunTableError, match="takes no options"):
         read("chinchilla", strict=True)
 
@@ -46,7 +48,7 @@ def test_every_folder_ships_licence_and_provenance():
 
 
 def test_chinchilla_is_the_240_points_epoch_fits():
-    table = datasets.load("chinchilla")
+    table = read("chinchilla")
     assert len(table) == 240 and len(table.runs) == 240 and table.targets == ("massivetext",)
     assert table.frame.columns == ["run_id", "params", "tokens", "target", "loss", "flops"]
     assert table.source == "chinchilla" and table.loss_unit == "nats" and table.domains == ()
@@ -63,7 +65,7 @@ def test_chinchilla_is_the_240_points_epoch_fits():
 
 
 def test_chinchilla_all_keeps_all_245():
-    table = datasets.load("chinchilla-all")
+    table = read("chinchilla-all")
     assert len(table) == 245 and table.rejected.height == 0 and table.notes == ()
     assert table.frame["loss"].sum() == pytest.approx(655.0320929323954, rel=1e-14)
     assert table.runs[0] == "chinchilla-000" and table.runs[-1] == "chinchilla-244"
@@ -80,7 +82,7 @@ REGMIX_TARGETS = (
     [("regmix-1m-train", 512, 1e6, 303), ("regmix-1m-test", 256, 1e6, 133), ("regmix-60m-test", 256, 6e7, 133)],
 )
 def test_regmix_counts_targets_domains_and_renormalisation(name, runs, params, renormalised):
-    table = datasets.load(name)
+    table = read(name)
     assert len(table.runs) == runs and len(table) == runs * 13
     assert table.targets == REGMIX_TARGETS
     assert len(table.domains) == 17 and table.domains[0] == "arxiv" and "pile_cc" in table.domains
@@ -94,7 +96,7 @@ def test_regmix_counts_targets_domains_and_renormalisation(name, runs, params, r
 
 
 def test_regmix_values_match_the_csv():
-    train = datasets.load("regmix-1m-train").frame
+    train = read("regmix-1m-train").frame
     run1 = train.filter(pl.col("run_id") == "1")
     assert run1.filter(pl.col("target") == "arxiv")["loss"].item() == 7.0255866050720215
     assert run1["w.pile_cc"][0] == 0.787  # row 1 sums to exactly 1: left as written
@@ -109,23 +111,23 @@ def test_regmix_renormalised_weights_are_exactly_share_over_row_sum():
     for index, *shares in raw.iter_rows():
         total = sum(shares)
         expected[str(index)] = [s / total if abs(total - 1) > 1e-9 else s for s in shares]
-    table = datasets.load("regmix-1m-train").frame.unique("run_id", maintain_order=True)
+    table = read("regmix-1m-train").frame.unique("run_id", maintain_order=True)
     got = {run: list(shares) for run, *shares in table.select("run_id", *(f"w.{d}" for d in domains)).iter_rows()}
     assert got == expected
-    sixty = datasets.load("regmix-60m-test").frame
+    sixty = read("regmix-60m-test").frame
     assert sixty.filter((pl.col("run_id") == "1") & (pl.col("target") == "arxiv"))["loss"].item() == 2.9710326194763184
     assert sixty.filter(pl.col("target") == "pile_cc")["loss"].sum() == pytest.approx(1195.2113180160522, rel=1e-13)
 
 
 def test_regmix_test_sets_share_their_mixtures():
-    one, sixty = datasets.load("regmix-1m-test").frame, datasets.load("regmix-60m-test").frame
+    one, sixty = read("regmix-1m-test").frame, read("regmix-60m-test").frame
     weights = pl.col("^w\\..*$")
     assert one.select("run_id", weights).equals(sixty.select("run_id", weights))
     assert not one["loss"].equals(sixty["loss"])
 
 
 def test_olmix_dclm_is_sparse_bits_per_byte_with_name_kept_and_index_dumps_ignored():
-    table = datasets.load("olmix-dclm")
+    table = read("olmix-dclm")
     assert len(table.runs) == 127 and len(table.targets) == 110 and len(table.domains) == 24
     assert len(table) == 127 * 110
     assert table.loss_unit == "bits per byte"
@@ -141,23 +143,19 @@ def test_olmix_dclm_is_sparse_bits_per_byte_with_name_kept_and_index_dumps_ignor
     assert nonzero.median() == 3
 
 
-def test_info_is_json_with_source_licence_row_units_and_counts():
+def test_info_is_json_with_source_licence_row_units_and_the_table_counts():
     info = datasets.info("olmix-dclm")
-    assert {k: info[k] for k in ("licence", "rows", "runs", "targets", "domains", "loss_unit")} == {
-        "licence": "Apache-2.0",
-        "rows": 13970,
-        "runs": 127,
-        "targets": 110,
-        "domains": 24,
-        "loss_unit": "bits per byte",
-    }
+    summary = read("olmix-dclm").summary()
+    assert info["licence"] == "Apache-2.0" and summary["loss_unit"] == "bits per byte"
+    assert (summary["rows"], summary["runs"], len(summary["targets"]), len(summary["domains"])) == (13970, 127, 110, 24)
     assert "BITS PER BYTE" in info["units"] and "olmix/PROVENANCE.md" in info["files"]
-    assert datasets.info("chinchilla")["rows"] == 240
+    assert read("chinchilla").summary()["rows"] == 240
     json.dumps(info)
 
 
-def test_read_resolves_dataset_names():
-    assert read("chinchilla").fingerprint() == datasets.load("chinchilla").fingerprint()
+def test_read_resolves_dataset_names_through_their_recipe():
+    recipe = datasets.recipe("chinchilla-all")
+    assert read("chinchilla-all").fingerprint() == read(recipe.data, **recipe.options).fingerprint()
 
 
 # --- against the original files in ../shared/data --------------------------------------------------------
@@ -201,7 +199,7 @@ def test_a_user_spec_over_the_original_regmix_files_gives_the_embedded_table(tmp
         'join = "index"\nweight_columns = "train_the_pile_(.*)"\nloss_columns = "metric/the_pile_(.*)_val_loss"\n'
         f"params = {params}\ntokens = 1e9\n"
     )
-    assert read(spec).fingerprint() == datasets.load(name).fingerprint()
+    assert read(spec).fingerprint() == read(name).fingerprint()
 
 
 @needs_shared
@@ -210,4 +208,4 @@ def test_a_user_spec_over_the_original_olmix_files_gives_the_embedded_table(tmp_
     for file in ("dclm_ratios.csv", "dclm_metrics.csv"):
         spec = spec.replace(f'"{file}"', f'"{SHARED / "olmix" / file}"')
     (tmp_path / "olmix.toml").write_text(spec)
-    assert read(tmp_path / "olmix.toml").fingerprint() == datasets.load("olmix-dclm").fingerprint()
+    assert read(tmp_path / "olmix.toml").fingerprint() == read("olmix-dclm").fingerprint()

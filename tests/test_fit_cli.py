@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from scalemix import laws, runs
 from scalemix.cli import app, main
 from scalemix.fit import fit_point
-from scalemix.fit.validate import metrics
+from scalemix.evaluate import metrics
 
 runner = CliRunner()
 TRUTH = {"beta": 400.0, "alpha": 0.3, "Linf": 1.5}  # power law L = beta N^-alpha + Linf

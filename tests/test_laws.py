@@ -13,7 +13,7 @@ import pytest
 from scalemix import laws, runs
 from scalemix._x64 import float64
 from scalemix.fit import fit_point
-from scalemix.fit.design import design, table_coords
+from scalemix.design import design, table_coords
 from scalemix.fitresult import Fit
 from scalemix.laws import Law, Param, positive
 

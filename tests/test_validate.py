@@ -8,7 +8,7 @@ from scipy import stats
 
 from scalemix import laws, runs
 from scalemix.fit import fit_point
-from scalemix.fit.validate import coverage, evaluate, kfold, metrics, regret_at_1, scale_split
+from scalemix.evaluate import coverage, evaluate, kfold, metrics, regret_at_1, scale_split
 
 # RegMix (Liu et al. 2024), Pile-CC target, Spearman of held-out 1M / 60M runs
 REGMIX_LINEAR = {"regmix-1m-test": 0.9008, "regmix-60m-test": 0.8926}

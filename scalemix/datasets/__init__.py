@@ -1,15 +1,16 @@
 """Embedded real run logs from published scaling-law and data-mixture studies, with licence and provenance.
 
-    >>> from scalemix import datasets
+    >>> from scalemix import datasets, runs
     >>> datasets.names()
     ['chinchilla', 'chinchilla-all', 'olmix-dclm', 'proxy-mnmt', 'regmix-1m-test', 'regmix-1m-train', 'regmix-60m-test']
-    >>> len(datasets.load("chinchilla"))
+    >>> len(runs.read("chinchilla"))
     240
 
 Each folder under ``data/`` holds the source files copied unchanged, their LICENSE and a PROVENANCE.md
-(source repository @ commit, what a row is, units, rows dropped). The RegMix and Olmix datasets are read
-through the TOML spec files shipped beside their CSVs, the same machinery users read their own logs with;
-``scalemix.runs.read(name)`` accepts these names too.
+(source repository @ commit, what a row is, units, rows dropped). This module only says what each dataset
+is and how to read it (:func:`recipe`: a file or frame, reader options, rows its curators set aside);
+:func:`scalemix.runs.read` reads it, with the same machinery users read their own logs with (the RegMix
+and Olmix datasets are TOML spec files shipped beside their CSVs).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 import polars as pl
 
-from scalemix import runs
 from scalemix.errors import RunTableError
 
 _DATA = Path(__file__).parent / "data"
@@ -31,8 +31,20 @@ CHINCHILLA_OUTLIERS = 5
 
 
 @dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How :func:`scalemix.runs.read` reads an embedded dataset: ``data`` (a file or a polars frame) with
+    reader ``options``, then sets aside the runs listed in ``set_aside`` (rejected-row records: ``source,
+    row, run_id, column, value, reason``) with a ``note`` saying why."""
+
+    data: Path | pl.DataFrame
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    set_aside: pl.DataFrame | None = None
+    note: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class _Dataset:
-    """What users are told about one embedded dataset, and how to load it."""
+    """What users are told about one embedded dataset, and how to read it."""
 
     folder: str  # under data/, with the files, LICENSE and PROVENANCE.md
     description: str
@@ -40,10 +52,10 @@ class _Dataset:
     licence: str
     row: str
     units: str
-    load: Callable[[], runs.RunTable]
+    recipe: Callable[[], Recipe]
 
 
-def _chinchilla(drop_outliers: bool) -> runs.RunTable:
+def _chinchilla(drop_outliers: bool) -> Recipe:
     """Epoch's digitisation of Hoffmann et al. 2022 Fig. 4: N = Model Size, D = Training FLOP / (6 N)."""
     path = _DATA / "chinchilla" / "svg_extracted_data.csv"
     frame = pl.read_csv(path).select(
@@ -53,12 +65,11 @@ def _chinchilla(drop_outliers: bool) -> runs.RunTable:
         loss=pl.col("loss"),
         flops=pl.col("Training FLOP"),
     )
-    table = runs.read(frame, target="massivetext")
     if not drop_outliers:
-        return table
+        return Recipe(frame, {"target": "massivetext"})
     outliers = frame.with_row_index("row", offset=1).top_k(CHINCHILLA_OUTLIERS, by="loss")
     reason = f"Epoch AI outlier (one of the {CHINCHILLA_OUTLIERS} highest losses)"
-    rejected = outliers.sort("row").select(
+    set_aside = outliers.sort("row").select(
         source=pl.lit(path.name),
         row=pl.col("row").cast(pl.Int64),
         run_id=pl.col("run_id"),
@@ -71,13 +82,12 @@ def _chinchilla(drop_outliers: bool) -> runs.RunTable:
         f"{outliers['loss'].max():.3f}), the outliers Epoch AI leaves out of its fit (Besiroglu et al. 2024); "
         "'chinchilla-all' keeps them"
     )
-    kept = table.select(where=~pl.col("run_id").is_in(outliers["run_id"].implode()))
-    return dataclasses.replace(kept, rejected=pl.concat([table.rejected, rejected]), notes=(*table.notes, note))
+    return Recipe(frame, {"target": "massivetext"}, set_aside, note)
 
 
-def _spec(folder: str, name: str) -> Callable[[], runs.RunTable]:
-    """A loader reading the spec file ``data/<folder>/<name>.toml``."""
-    return lambda: runs.read(_DATA / folder / f"{name}.toml")
+def _file(folder: str, name: str) -> Callable[[], Recipe]:
+    """A recipe reading the file ``data/<folder>/<name>`` (a spec ``.toml`` or a run log)."""
+    return lambda: Recipe(_DATA / folder / name)
 
 
 _CHINCHILLA_SOURCE = (
@@ -105,7 +115,7 @@ def _regmix(name: str, what: str) -> _Dataset:
         licence="MIT",
         row=_REGMIX_ROW,
         units=_REGMIX_UNITS,
-        load=_spec("regmix", name),
+        recipe=_file("regmix", f"{name}.toml"),
     )
 
 
@@ -118,7 +128,7 @@ _DATASETS: dict[str, _Dataset] = {
         licence="MIT (IBM/ColPret copy)",
         row="one final training run (one model size and token budget), target 'massivetext'",
         units=_CHINCHILLA_UNITS,
-        load=lambda: _chinchilla(drop_outliers=True),
+        recipe=lambda: _chinchilla(drop_outliers=True),
     ),
     "chinchilla-all": _Dataset(
         folder="chinchilla",
@@ -127,7 +137,7 @@ _DATASETS: dict[str, _Dataset] = {
         licence="MIT (IBM/ColPret copy)",
         row="one final training run (one model size and token budget), target 'massivetext'",
         units=_CHINCHILLA_UNITS,
-        load=lambda: _chinchilla(drop_outliers=False),
+        recipe=lambda: _chinchilla(drop_outliers=False),
     ),
     "regmix-1m-train": _regmix("regmix-1m-train", "512 runs of 1M-param models, 1B tokens, 17 Pile domain weights, 13 validation losses"),
     "regmix-1m-test": _regmix("regmix-1m-test", "256 unseen mixtures trained at 1M params, 1B tokens, 13 validation losses"),
@@ -141,7 +151,7 @@ _DATASETS: dict[str, _Dataset] = {
         row="one (run, evaluation task) pair: run = one 30M-param proxy trained on one mixture",
         units="params: 3e7, the nominal size of the olmo2_30m proxy; tokens: 3e9 ('5xC' = 5 x 20 tokens per "
         "parameter); loss: BITS PER BYTE on each task (lower is better), not nats",
-        load=_spec("olmix", "olmix-dclm"),
+        recipe=_file("olmix", "olmix-dclm.toml"),
     ),
     "proxy-mnmt": _Dataset(
         folder="proxy_mnmt",
@@ -152,7 +162,7 @@ _DATASETS: dict[str, _Dataset] = {
         row="one (run, language pair) pair: run = one model trained on a two-pair mixture",
         units="params: non-embedding N; tokens: byte positions processed (steps x batch x 128); loss: held-out nats "
         "per target byte; w.<pair>: sampling weight of each pair (pairs a cohort does not train are 0)",
-        load=lambda: runs.read(_DATA / "proxy_mnmt" / "runs.csv"),
+        recipe=_file("proxy_mnmt", "runs.csv"),
     ),
 }
 
@@ -173,15 +183,15 @@ def describe(name: str) -> str:
     return _dataset(name).description
 
 
-def load(name: str) -> runs.RunTable:
-    """The dataset as a validated :class:`~scalemix.runs.RunTable` (``source`` is its name)."""
-    return dataclasses.replace(_dataset(name).load(), source=name)
+def recipe(name: str) -> Recipe:
+    """How to read dataset ``name`` (see :class:`Recipe`); read it with ``scalemix.runs.read(name)``."""
+    return _dataset(name).recipe()
 
 
 def info(name: str) -> dict[str, Any]:
-    """Source, licence, what a row is, units, and the row / run / target / domain counts (JSON-serialisable)."""
+    """Source, licence, what a row is, units and files of dataset ``name`` (JSON-serialisable); the counts
+    of rows, runs, targets and domains come from reading it (``scalemix.runs.read(name).summary()``)."""
     dataset = _dataset(name)
-    table = load(name)
     return {
         "name": name,
         "description": dataset.description,
@@ -189,11 +199,5 @@ def info(name: str) -> dict[str, Any]:
         "licence": dataset.licence,
         "row": dataset.row,
         "units": dataset.units,
-        "loss_unit": table.loss_unit,
-        "rows": len(table),
-        "runs": len(table.runs),
-        "targets": len(table.targets),
-        "domains": len(table.domains),
-        "notes": list(table.notes),
         "files": sorted(str(p.relative_to(_DATA)) for p in (_DATA / dataset.folder).iterdir()),
     }

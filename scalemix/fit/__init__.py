@@ -13,6 +13,7 @@ from scalemix.errors import FitError
 from scalemix.fit.bayes import fit_nuts, fit_svi
 from scalemix.fit.point import fit_bootstrap, fit_point
 from scalemix.laws import Law
+from scalemix.runs import RunTable, read
 
 METHODS = {"point": fit_point, "bootstrap": fit_bootstrap, "nuts": fit_nuts, "svi": fit_svi}
 
@@ -24,9 +25,7 @@ def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str]
     spec, a polars or pandas frame); ``targets`` restricts the fit to those targets; ``options`` go to
     the method (``seed``, ``delta``, ``n_boot``, ...).
     """
-    from scalemix import runs
-
-    table = source if isinstance(source, runs.RunTable) else runs.read(source)
+    table = source if isinstance(source, RunTable) else read(source)
     if targets:
         table = table.select(targets=list(targets))
     law = laws.get(law) if isinstance(law, str) else law

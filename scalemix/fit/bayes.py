@@ -45,9 +45,11 @@ from numpyro.infer.hmc import hmc
 from numpyro import handlers
 from numpyro.infer.util import constrain_fn, log_density, log_likelihood, potential_energy
 
+from scalemix import diagnostics as checks
 from scalemix._x64 import float64
+from scalemix.design import design, table_coords
 from scalemix.errors import FitError
-from scalemix.fit.design import table_coords, design
+from scalemix.fit.point import fit_point
 from scalemix.fit.provenance import provenance
 from scalemix.fitresult import Fit
 from scalemix.laws import Inputs, Law, Layout
@@ -60,13 +62,8 @@ SIGMA_PRIOR_SCALE = 0.1
 """HalfNormal scale of the per-target noise on log loss (0.1 = ~10% loss noise; real runs show ~1%)."""
 POOL_SCALE_FRACTION = 0.5
 """Population spread prior of pooled parameters: HalfNormal(POOL_SCALE_FRACTION * the law's prior scale)."""
-RHAT_LIMIT = 1.01
-ESS_PER_CHAIN = 100
-"""A parameter whose bulk or tail ESS is below this many per chain gets a warning (Vehtari et al. 2021)."""
 DENSE_MASS_MAX_SIZE = 64
 """NUTS adapts a dense mass matrix (exponent/coefficient correlations) up to this many latent elements."""
-PARETO_K_LIMIT = 0.7
-"""SVI's guide is flagged when the Pareto k of its importance weights exceeds this (Yao et al. 2018)."""
 _PSIS_DRAWS = 1000
 _INIT_JITTER = 0.1
 _PROGRESS_SEGMENTS = 20
@@ -200,8 +197,6 @@ def _start(table, spec: _Spec, inputs, observed, init: str, seed: int):
         raise FitError(f"unknown init {init!r}; choose 'point' (start at the point fit) or 'prior' (prior medians)")
     loc, scale = spec.layout.prior_loc_scale()
     if init != "prior":
-        from scalemix.fit.point import fit_point
-
         point = init if isinstance(init, Fit) else fit_point(table, spec.law, seed=seed)
         z = np.asarray(spec.layout.pack({k: v[0] for k, v in point.draws.items()}))
         # a point fit that ran off along a ridge (a parameter at 0 or infinity) starts the chains where the
@@ -332,7 +327,7 @@ def fit_nuts(
     for message in diagnostics["warnings"]:
         warnings.warn(message, stacklevel=2)
     settings = _settings(likelihood, hierarchical, seed, init, chains=chains, draws=draws, warmup=warmup)
-    return _fit(spec, table, by_chain, "nuts", diagnostics, settings, idata)
+    return _fit(spec, table, d, by_chain, "nuts", diagnostics, settings, idata)
 
 
 def fit_svi(
@@ -380,20 +375,21 @@ def fit_svi(
         "rows": int(d.frame.height),
         "rows_set_aside": int(d.set_aside.height),
         "pareto_k": pareto_k,
-        "warnings": _svi_warnings(losses, pareto_k, from_point=point is not None),
+        "warnings": checks.svi_warnings(losses, pareto_k, from_point=point is not None),
     }
     if point is not None:
         diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
     for message in diagnostics["warnings"]:
         warnings.warn(message, stacklevel=2)
     settings = _settings(likelihood, hierarchical, seed, init, steps=steps, draws=draws, learning_rate=learning_rate)
-    return _fit(spec, table, by_chain, "svi", diagnostics, settings, idata)
+    return _fit(spec, table, d, by_chain, "svi", diagnostics, settings, idata)
 
 
 def _pareto_k(model, guide, params, args, seed: int) -> float:
     """Pareto k of the importance weights ``p(y, z) / q(z)`` over draws ``z`` of the fitted guide (Yao,
     Vehtari, Simpson and Gelman 2018, "Yes, but did it work?"; ``arviz.psislw``): above 0.7 the guide
-    misses mass the posterior has, and its intervals are not to be trusted. Both densities are of the
+    misses mass the posterior has (:data:`~scalemix.diagnostics.PARETO_K_LIMIT`), and its intervals are not to
+    be trusted. Both densities are of the
     constrained values (the guide's trace carries the Jacobians of its transforms)."""
     import arviz as az
 
@@ -409,19 +405,6 @@ def _pareto_k(model, guide, params, args, seed: int) -> float:
     return float(k)
 
 
-def _svi_warnings(losses: np.ndarray, pareto_k: float, from_point: bool) -> list[str]:
-    """Plain-language warnings on an SVI fit: a loss trace (the negative ELBO per step) that is not finite,
-    or a guide whose importance weights have a Pareto k above ``PARETO_K_LIMIT``."""
-    if not np.isfinite(losses[-1]):
-        return ["the ELBO is not finite: lower learning_rate or fit with nuts"]
-    if not pareto_k <= PARETO_K_LIMIT:
-        remedies = ("run more --steps or fit with nuts" if from_point else
-                    "start it from the point fit (init='point'), run more --steps, or fit with nuts")
-        return [f"the SVI approximation is unreliable (Pareto k {pareto_k:.2f} > {PARETO_K_LIMIT}): it misses part of "
-                f"the posterior and its intervals are too narrow or misplaced; {remedies}"]
-    return []
-
-
 def _settings(likelihood: str, hierarchical: bool, seed: int, init, **method_settings) -> dict:
     """What a Bayesian fit records of how it was made: the method's own settings plus the model's."""
     return {**method_settings, "hierarchical": hierarchical, "likelihood": likelihood,
@@ -429,7 +412,7 @@ def _settings(likelihood: str, hierarchical: bool, seed: int, init, **method_set
             "seed": seed, "init": init if isinstance(init, str) else "point"}
 
 
-def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
+def _fit(spec: _Spec, table, d, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
     flat = {k: v.reshape(v.shape[0] * v.shape[1], *v.shape[2:]) for k, v in by_chain.items()}
     return Fit(
         law=spec.law,
@@ -441,6 +424,7 @@ def _fit(spec: _Spec, table, by_chain: dict, method: str, diagnostics: dict, set
         diagnostics=diagnostics,
         provenance=provenance(table, spec.law, method, settings),
         inference_data=idata,
+        set_aside=d.set_aside,
     )
 
 
@@ -499,34 +483,17 @@ def _mcmc_diagnostics(spec: _Spec, idata, chains: int) -> dict:
         for k in range(slot.size):
             rhat_k, bulk_k, tail_k = (float(v[k]) for v in values)
             per_parameter.append({"parameter": element_names[offset + k], "rhat": rhat_k, "ess_bulk": bulk_k,
-                                  "ess_tail": tail_k, "warning": _parameter_warning(rhat_k, bulk_k, tail_k, chains)})
+                                  "ess_tail": tail_k, "warning": checks.parameter_warning(rhat_k, bulk_k, tail_k, chains)})
         offset += slot.size
     labelled_rhat = [(row["parameter"], row["rhat"]) for row in per_parameter]
     labelled_rhat += [(f"sigma[{t}]", float(r)) for t, r in zip(spec.layout.coords["target"], np.ravel(np.asarray(rhat["sigma"])))]
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
     worst, max_rhat = max(labelled_rhat, key=lambda item: item[1]) if chains > 1 else (None, None)
     min_ess = float(min(row["ess_bulk"] for row in per_parameter))
-    messages = []
-    if divergences:
-        messages.append(f"{divergences} divergent transition(s) after warmup: NUTS could not follow part of the "
-                        f"posterior; raise --warmup, try --hierarchical off/on, and read intervals with care")
-    if max_rhat is not None and max_rhat > RHAT_LIMIT:
-        messages.append(f"R-hat up to {max_rhat:.3f} > {RHAT_LIMIT} ({worst}): the chains disagree; run more "
-                        f"--warmup/--draws before trusting the intervals")
-    if chains == 1:
-        messages.append("one chain: R-hat cannot be computed; run --chains 2 or more to check convergence")
+    low_ess = [row["parameter"] for row in per_parameter if min(row["ess_bulk"], row["ess_tail"]) < checks.ESS_PER_CHAIN * chains]
+    messages = checks.mcmc_warnings(divergences, max_rhat, worst, chains, low_ess)
     return {"divergences": divergences, "max_rhat": max_rhat, "min_ess_bulk": min_ess, "chains": chains,
             "per_parameter": per_parameter, "warnings": messages}
 
 
-def _parameter_warning(rhat: float, ess_bulk: float, ess_tail: float, chains: int) -> str | None:
-    """``"R-hat 1.030 > 1.01; ESS 150 < 400"`` for a parameter whose draws are not yet trustworthy, else None."""
-    found = []
-    if chains > 1 and rhat > RHAT_LIMIT:
-        found.append(f"R-hat {rhat:.3f} > {RHAT_LIMIT}")
-    if min(ess_bulk, ess_tail) < ESS_PER_CHAIN * chains:
-        found.append(f"ESS {min(ess_bulk, ess_tail):.0f} < {ESS_PER_CHAIN * chains}")
-    return "; ".join(found) or None
-
-
-__all__ = ["fit_nuts", "fit_svi", "STUDENT_DF", "SIGMA_PRIOR_SCALE", "POOL_SCALE_FRACTION"]
+__all__ = ["POOL_SCALE_FRACTION", "SIGMA_PRIOR_SCALE", "STUDENT_DF", "fit_nuts", "fit_svi"]

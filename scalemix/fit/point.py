@@ -11,16 +11,11 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from scalemix import diagnostics as checks
 from scalemix._x64 import float64
 from scalemix.fit.problem import Problem, build
 from scalemix.fit.provenance import provenance
 from scalemix.fitresult import Fit
-
-BASIN_RTOL = 1e-6
-"""Starts whose objective is within this relative distance of the best are counted as in its basin."""
-RAN_OFF_PRIOR_SDS = 10.0
-"""A fitted parameter farther than this many prior sd from its prior's centre (in the unconstrained space)
-has run off along a direction the runs do not determine, and the fit says so."""
 
 
 def fit_point(
@@ -38,8 +33,9 @@ def fit_point(
 
     Every start runs ``screen_iter`` iterations; the ``refine`` best per group then run to convergence
     (``max_iter``). ``diagnostics["starts_in_best_basin"]`` counts starts that ended within
-    ``BASIN_RTOL`` of the best objective (a lower bound: screened-out starts count at their screening
-    objective).
+    :data:`~scalemix.diagnostics.BASIN_RTOL` of the best objective (a lower bound: screened-out starts
+    count at their screening objective); ``diagnostics["warnings"]`` says when the best start did not
+    converge, found the optimum alone, or ran off to the edge of a parameter's range.
     """
     with float64():
         problem = build(table, law)
@@ -66,7 +62,8 @@ def fit_point(
         draws = problem.assemble(z[np.arange(groups), best][None])
         noise = _noise_scale(problem, draws)[None]  # in float64: a coefficient that ran off overflows float32
         ran_off = _ran_off_warnings(problem.law.layout(problem.coords), draws)
-    diagnostics = _diagnostics(problem, objective, converged, grad_norm, best) | {"warnings": ran_off}
+    diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
+    diagnostics["warnings"] = checks.point_warnings(diagnostics["groups"]) + ran_off
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(starts.shape[1]),
                 "screen_iter": screen_iter, "refine": refine}
     return Fit(
@@ -77,6 +74,7 @@ def fit_point(
         noise=noise,
         diagnostics=diagnostics,
         provenance=provenance(table, problem.law, "point", settings),
+        set_aside=problem.design.set_aside,
     )
 
 
@@ -96,13 +94,13 @@ def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_ite
         starts = np.broadcast_to(z_point[:, None, :], (len(problem.groups), n_boot, z_point.shape[-1]))
         solution = problem.solve(starts, weights, delta, max_iter)
         draws = problem.assemble(np.swapaxes(np.asarray(solution.z), 0, 1))  # [B, ...]
-    converged = np.asarray(solution.converged)
+    converged = int(np.asarray(solution.converged).all(axis=0).sum())
     diagnostics = {
         "objective": point.diagnostics["objective"],
         "resamples": n_boot,
-        "resamples_converged": int(converged.all(axis=0).sum()),
+        "resamples_converged": converged,
         "point": point.diagnostics,
-        "warnings": point.diagnostics["warnings"],
+        "warnings": point.diagnostics["warnings"] + checks.bootstrap_warnings(converged, n_boot),
     }
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "n_boot": n_boot}
     return Fit(
@@ -113,6 +111,7 @@ def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_ite
         noise=np.broadcast_to(point.noise, (n_boot, point.noise.shape[1])).copy(),
         diagnostics=diagnostics,
         provenance=provenance(table, problem.law, "bootstrap", settings),
+        set_aside=problem.design.set_aside,
     )
 
 
@@ -147,24 +146,17 @@ def _noise_scale(problem: Problem, draws) -> np.ndarray:
 
 
 def _ran_off_warnings(layout, draws) -> list[str]:
-    """A plain-language warning naming the parameters that ran off (see ``RAN_OFF_PRIOR_SDS``), or none."""
+    """The warning naming the parameters that ran off (:func:`scalemix.diagnostics.ran_off_warning`), or none."""
     z = np.asarray(layout.pack({k: v[0] for k, v in draws.items()}))
     loc, scale = layout.prior_loc_scale()
-    far = ~np.isfinite(z) | (np.abs(z - loc) > RAN_OFF_PRIOR_SDS * scale)
-    if not far.any():
-        return []
-    names = [name for name, flag in zip(layout.element_names(), far) if flag]
-    one = len(names) == 1
-    return [f"{', '.join(names)} went to the edge of {'its' if one else 'their'} range, towards 0 or infinity "
-            f"(more than {RAN_OFF_PRIOR_SDS:g} prior sd from the prior's centre), where the law degenerates (a term "
-            f"vanishes, or parameters trade off along a ridge): read it as the simpler law, fit with --method nuts, "
-            f"whose priors hold such parameters, or add runs that pin {'it' if one else 'them'} down"]
+    far = ~np.isfinite(z) | (np.abs(z - loc) > checks.RAN_OFF_PRIOR_SDS * scale)
+    return checks.ran_off_warning([name for name, flag in zip(layout.element_names(), far) if flag])
 
 
 def _diagnostics(problem: Problem, objective, converged, grad_norm, best) -> dict:
     groups = np.arange(len(problem.groups))
     best_value = objective[groups, best]
-    in_basin = objective <= best_value[:, None] * (1 + BASIN_RTOL) + 1e-15
+    in_basin = objective <= best_value[:, None] * (1 + checks.BASIN_RTOL) + 1e-15
     per_group = {
         ", ".join(g): {
             "objective": float(best_value[i]),

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from scalemix.errors import FitError
-from scalemix.fit.design import Design, design, table_coords
+from scalemix.design import Design, design, table_coords
 from scalemix.fit.lm import Solution, solve
 from scalemix.laws import Inputs, Law, Layout
 

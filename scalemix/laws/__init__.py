@@ -8,7 +8,7 @@ from functools import cache
 from typing import Callable
 
 from scalemix.errors import FitError
-from scalemix.laws.base import Inputs, Law, Layout, Param, interval, logsumexp_terms, positive, real, safe_power, unit
+from scalemix.laws.base import Constraint, Inputs, Law, Layout, Param, interval, logsumexp_terms, positive, real, safe_power, unit
 from scalemix.laws.chinchilla import chinchilla, compute_optimal
 from scalemix.laws.family import multilingual_family
 from scalemix.laws.mixing import mixing
@@ -58,7 +58,7 @@ def register(law: Law) -> Law:
 
 
 __all__ = [
-    "Inputs", "Law", "Layout", "Param", "chinchilla", "compute_optimal", "effective_fraction",
+    "Constraint", "Inputs", "Law", "Layout", "Param", "chinchilla", "compute_optimal", "effective_fraction",
     "effective_params", "get", "interval", "logsumexp_terms", "mixing", "mixture_additive", "mixture_joint",
     "multilingual", "multilingual_family", "multilingual_per_weight", "names", "positive", "power", "real",
     "register", "safe_power", "unit",

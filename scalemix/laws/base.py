@@ -4,9 +4,10 @@ A :class:`Law` never holds data. It is *bound* to the coordinates of a run table
 domain names, ...) to give a :class:`Layout`, which maps between the flat unconstrained vector that
 optimisers and samplers work on and the named, constrained parameter arrays the formula reads.
 
-Constraints and their bijections are numpyro's (``numpyro.distributions.constraints`` and
-``biject_to``), so a point fit, a bootstrap and a NUTS posterior all live in the same unconstrained
-space.
+A :class:`Constraint` maps the unconstrained real line onto a parameter's support with the same
+bijections as NumPyro's ``biject_to`` (exp for positive, a clipped sigmoid for intervals), so a point
+fit, a bootstrap and a NUTS posterior all live in the same unconstrained space; declaring them here keeps
+the law layer free of NumPyro, which only the Bayesian fits load.
 """
 
 from __future__ import annotations
@@ -20,15 +21,49 @@ from typing import Any, Callable, Mapping, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpyro.distributions import constraints
-from numpyro.distributions.transforms import biject_to
+from jax.scipy.special import expit, logit
 
 Array = Any
 
-real = constraints.real
-positive = constraints.positive
-unit = constraints.unit_interval
-interval = constraints.interval
+
+@dataclass(frozen=True)
+class Constraint:
+    """The support of a parameter, as the interval ``(lower, upper)`` it maps the real line onto:
+    the identity for ``(-inf, inf)``, ``exp`` for ``(0, inf)``, and ``lower + (upper - lower) *
+    sigmoid(z)`` for a bounded interval (the sigmoid clipped to ``[tiny, 1 - eps]``, as NumPyro's)."""
+
+    lower: float = -math.inf
+    upper: float = math.inf
+
+    def __post_init__(self):
+        if not self.lower < self.upper or (math.isfinite(self.lower) != math.isfinite(self.upper) and self.lower != 0.0):
+            raise ValueError(f"a constraint is (-inf, inf), (0, inf) or a bounded interval; got ({self.lower}, {self.upper})")
+
+    def to_constrained(self, z):
+        if not math.isfinite(self.lower):
+            return z
+        if not math.isfinite(self.upper):
+            return jnp.exp(z)
+        finfo = jnp.finfo(jnp.result_type(z))
+        unit_value = jnp.clip(expit(z), finfo.tiny, 1.0 - finfo.eps)
+        return self.lower + (self.upper - self.lower) * unit_value
+
+    def to_unconstrained(self, value):
+        if not math.isfinite(self.lower):
+            return value
+        if not math.isfinite(self.upper):
+            return jnp.log(value)
+        return logit((value - self.lower) / (self.upper - self.lower))
+
+
+real = Constraint()
+positive = Constraint(0.0)
+unit = Constraint(0.0, 1.0)
+
+
+def interval(lower: float, upper: float) -> Constraint:
+    """The bounded support ``(lower, upper)``."""
+    return Constraint(float(lower), float(upper))
 
 
 class Inputs(NamedTuple):
@@ -55,23 +90,28 @@ class Param:
       name: the name the paper uses (``alpha``, ``Linf``, ``t``).
       dims: coordinate names the parameter varies over: ``()`` scalar, ``("target",)`` one per target,
         ``("target", "domain")`` one per target and training domain, ``("target", "weighting")``.
-      constraint: a ``numpyro.distributions.constraints`` object; fits run on ``biject_to(constraint)``'s
-        unconstrained side (log for positive, logit for intervals).
+      constraint: a :class:`Constraint` (``real``, ``positive``, ``unit`` or ``interval(a, b)``); fits run
+        on its unconstrained side (log for positive, logit for intervals).
       prior: ``(loc, scale)`` of a Normal on the *unconstrained* value; weakly informative.
       grid: constrained values used as multi-start points (every combination over the law's params).
     """
 
     name: str
     dims: tuple[str, ...] = ("target",)
-    constraint: Any = field(default_factory=lambda: real)
+    constraint: Constraint = real
     prior: tuple[float, float] = (0.0, 1.0)
     grid: tuple[float, ...] = (0.5,)
 
+    def __post_init__(self):
+        if not isinstance(self.constraint, Constraint):
+            raise ValueError(f"parameter {self.name!r}: constraint must be scalemix.laws.real, positive, unit or "
+                             f"interval(a, b), not {self.constraint!r}")
+
     def to_unconstrained(self, value):
-        return biject_to(self.constraint).inv(jnp.asarray(value))
+        return self.constraint.to_unconstrained(jnp.asarray(value))
 
     def to_constrained(self, z):
-        return biject_to(self.constraint)(z)
+        return self.constraint.to_constrained(z)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +165,12 @@ class Law:
     def separable(self) -> bool:
         """True when every parameter is per target, so each target can be fitted on its own."""
         return all(p.dims[:1] == ("target",) for p in self.params)
+
+    @property
+    def reads_mixture(self) -> bool:
+        """True when the formula reads the training mixture: the weights over domains (``weights``) or the
+        target's own weight (``own_weight``). Only such a law can predict at, or optimise, a mixture."""
+        return bool({"weights", "own_weight"} & self.needs)
 
     def predict(self, theta: Mapping[str, Array], inputs: Inputs) -> Array:
         """Predicted loss (``exp`` of :attr:`log_loss`)."""

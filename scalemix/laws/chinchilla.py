@@ -10,12 +10,23 @@ _E_GRID = tuple(float(np.exp(e)) for e in (-1.0, -0.5, 0.0, 0.5, 1.0))
 _EXPONENT_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
-SIZE_PARAMS = (
-    Param("E", constraint=positive, prior=(0.5, 1.0), grid=(1.0, 2.0)),
-    Param("A", constraint=positive, prior=(6.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-    Param("B", constraint=positive, prior=(7.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-    Param("alpha", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
-    Param("beta", constraint=positive, prior=(-1.0, 1.0), grid=(0.1, 0.4)),
+def _size_params(e_grid, scale_grid, exponent: dict) -> tuple[Param, ...]:
+    """``(E, A, B, alpha, beta)``, with ``log E ~ N(0.5, 1)``, ``log A ~ N(6, 5)``, ``log B ~ N(7, 5)`` in
+    every Chinchilla-form law; the start grids and the exponents' ``constraint``, ``prior`` and ``grid``
+    (``exponent``, shared by alpha and beta) are the law's own."""
+    return (
+        Param("E", constraint=positive, prior=(0.5, 1.0), grid=e_grid),
+        Param("A", constraint=positive, prior=(6.0, 5.0), grid=scale_grid),
+        Param("B", constraint=positive, prior=(7.0, 5.0), grid=scale_grid),
+        Param("alpha", **exponent),
+        Param("beta", **exponent),
+    )
+
+
+SIZE_PARAMS = _size_params(
+    e_grid=(1.0, 2.0),
+    scale_grid=(1.0, 148.4, 22026.0),
+    exponent={"constraint": positive, "prior": (-1.0, 1.0), "grid": (0.1, 0.4)},
 )
 """Chinchilla's terms as the laws that extend it declare them: positive exponents and a coarse start grid
 (their own parameters multiply the starts, so Hoffmann's 4,500-point grid would be too many)."""
@@ -47,12 +58,10 @@ def chinchilla() -> Law:
     """
     return Law(
         name="chinchilla",
-        params=(
-            Param("E", constraint=positive, prior=(0.5, 1.0), grid=_E_GRID),
-            Param("A", constraint=positive, prior=(6.0, 5.0), grid=_A_GRID),
-            Param("B", constraint=positive, prior=(7.0, 5.0), grid=_A_GRID),
-            Param("alpha", constraint=real, prior=(0.4, 0.5), grid=_EXPONENT_GRID),
-            Param("beta", constraint=real, prior=(0.4, 0.5), grid=_EXPONENT_GRID),
+        params=_size_params(
+            e_grid=_E_GRID,
+            scale_grid=_A_GRID,
+            exponent={"constraint": real, "prior": (0.4, 0.5), "grid": _EXPONENT_GRID},
         ),
         log_loss=_log_loss,
         needs=frozenset({"params", "tokens"}),

@@ -6,7 +6,6 @@ from scalemix.laws.base import Inputs, Law, Param, logsumexp_terms, per_row, pos
 from scalemix.laws.chinchilla import SIZE_PARAMS, log_terms
 
 
-
 def _additive_log_loss(theta, x: Inputs):
     t = per_row(theta, x.target)
     powered = safe_power(x.weights, t["gamma"])  # h_j^gamma_j, 0 where h_j = 0

@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 
 from scalemix.laws.base import Inputs, Law, Param, per_row, positive, unit
+from scalemix.laws.power import log_power_law, power_params
 
 _F_FORMS = ("power", "linear", "proportional")
 
@@ -29,7 +30,7 @@ def _make_log_loss(f):
     def log_loss(theta, x: Inputs):
         t = per_row(theta, x.target)
         log_effective = jnp.log(effective_fraction(t, x.own_weight, f)) + jnp.log(x.params)
-        return jnp.logaddexp(jnp.log(t["beta"]) - t["alpha"] * log_effective, jnp.log(t["Linf"]))
+        return log_power_law(t["beta"], t["alpha"], t["Linf"], log_effective)
 
     return log_loss
 
@@ -38,11 +39,12 @@ def _own_weight_positive(x: Inputs):
     return x.own_weight > 0
 
 
-_SHARED = (
-    Param("beta", constraint=positive, prior=(5.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-    Param("alpha", constraint=positive, prior=(-1.2, 1.0), grid=(0.1, 0.3, 0.6)),
-    Param("Linf", constraint=positive, prior=(0.0, 1.0), grid=(0.5, 1.5)),
-)
+def _power_params(beta_dims=("target",)):
+    """``beta, alpha, Linf`` of both Fernandes laws. Their floor prior, ``log Linf ~ N(0, 1)``, is centred
+    lower than the power law's ``N(0.5, 1)``: both are kept as first declared, so that fits reproduce."""
+    return power_params(beta_grid=(1.0, 148.4, 22026.0), linf_prior=(0.0, 1.0), linf_grid=(0.5, 1.5), beta_dims=beta_dims)
+
+
 _F_PARAMS = {
     "power": (
         Param("c1", constraint=positive, prior=(-1.0, 1.5), grid=(0.1, 1.0)),
@@ -68,7 +70,7 @@ def multilingual(f: str = "power") -> Law:
         raise ValueError(f"unknown effective-fraction form f={f!r}; choose one of {', '.join(_F_FORMS)}")
     return Law(
         name="multilingual",
-        params=_SHARED + _F_PARAMS[f],
+        params=_power_params() + _F_PARAMS[f],
         log_loss=_make_log_loss(f),
         needs=frozenset({"params", "own_weight"}),
         formula="L_i = beta_i * (f_i(p_i) * N)^-alpha_i + Linf_i, f_i(p) = "
@@ -82,8 +84,7 @@ def multilingual(f: str = "power") -> Law:
 
 def _per_weight_log_loss(theta, x: Inputs):
     i = x.target
-    log_beta = jnp.log(theta["beta"][i, x.weighting])
-    return jnp.logaddexp(log_beta - theta["alpha"][i] * jnp.log(x.params), jnp.log(theta["Linf"][i]))
+    return log_power_law(theta["beta"][i, x.weighting], theta["alpha"][i], theta["Linf"][i], jnp.log(x.params))
 
 
 def multilingual_per_weight() -> Law:
@@ -95,11 +96,7 @@ def multilingual_per_weight() -> Law:
     """
     return Law(
         name="multilingual-per-weight",
-        params=(
-            Param("beta", dims=("target", "weighting"), constraint=positive, prior=(5.0, 5.0), grid=(1.0, 148.4, 22026.0)),
-            Param("alpha", constraint=positive, prior=(-1.2, 1.0), grid=(0.1, 0.3, 0.6)),
-            Param("Linf", constraint=positive, prior=(0.0, 1.0), grid=(0.5, 1.5)),
-        ),
+        params=_power_params(beta_dims=("target", "weighting")),
         log_loss=_per_weight_log_loss,
         needs=frozenset({"params", "own_weight"}),
         formula="L_i = beta_{i,p} * N^-alpha_i + Linf_i",

@@ -21,9 +21,10 @@ import polars as pl
 
 from scalemix._x64 import float64
 from scalemix.errors import OptimizeError
-from scalemix.optimize.objective import Objective, Scale
+from scalemix.design import Scale
+from scalemix.optimize.objective import Objective
 from scalemix.optimize.optimal import bind, expected_fun
-from scalemix.optimize.solver import STEPS, solve
+from scalemix.optimize.solver import STEPS, Region, solve
 
 
 def front(
@@ -61,10 +62,11 @@ def front(
     lambda_rows = np.tile(np.arange(len(lambdas)), sizes.size)
     size_values, budget_values = sizes[scale_rows], budgets[scale_rows]
     with float64():
-        draws, _, own, objective, *bounds = problem.arrays()
+        arrays = problem.arrays()
         scales = Scale(jnp.asarray(size_values), jnp.asarray(budget_values))
-        objectives = Objective(jnp.asarray(weights[lambda_rows]), jnp.broadcast_to(objective.ceilings, (len(lambda_rows), len(fit.targets))))
-        mixtures = np.asarray(_front_optima(fit.law, steps, draws, scales, own, objectives, *bounds))
+        ceilings = jnp.broadcast_to(arrays.objective.ceilings, (len(lambda_rows), len(fit.targets)))
+        objectives = Objective(jnp.asarray(weights[lambda_rows]), ceilings)
+        mixtures = np.asarray(_front_optima(fit.law, steps, arrays.draws, scales, arrays.own, objectives, arrays.region))
     query = pl.DataFrame(
         {
             "point": lambda_rows,
@@ -94,8 +96,8 @@ def _first(value):
 
 
 @partial(jax.jit, static_argnames=("law", "steps"))
-def _front_optima(law, steps, draws, scales, own, objectives, lower, upper, prior, kl, start):
+def _front_optima(law, steps, draws, scales, own, objectives, region: Region):
     def one(scale, objective):
-        return solve(expected_fun(law, "mean", draws, scale, own, objective), start, lower, upper, prior, kl, steps)
+        return solve(expected_fun(law, "mean", draws, scale, own, objective), region, steps)
 
     return jax.vmap(one)(scales, objectives)

@@ -19,8 +19,9 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import jax.numpy as jnp
 import numpy as np
 
+from scalemix.design import Scale, mixture_inputs
 from scalemix.errors import OptimizeError
-from scalemix.laws import Inputs, Law
+from scalemix.laws import Law
 
 Array = Any
 KINDS = ("mean", "max")
@@ -33,27 +34,13 @@ class Objective(NamedTuple):
     ceilings: Array
 
 
-class Scale(NamedTuple):
-    """Model size ``params`` and token budget ``tokens`` of the run being planned (scalars)."""
-
-    params: Array
-    tokens: Array
-
-
 def losses(law: Law, theta: Mapping[str, Array], w: Array, scale: Scale, own: Array) -> Array:
     """Predicted loss of every target for draw ``theta`` at mixture ``w[K]``: ``[T]``.
 
-    ``own[T]`` is the domain index of each target's own weight (for laws that read ``own_weight``).
+    ``own[T]`` is the domain index of each target's own weight (for laws that read ``own_weight``);
+    the inputs come from :func:`scalemix.design.mixture_inputs`.
     """
-    count = own.shape[0]
-    inputs = Inputs(
-        params=jnp.full(count, scale.params),
-        tokens=jnp.full(count, scale.tokens),
-        weights=jnp.broadcast_to(w, (count, w.shape[0])),
-        target=jnp.arange(count),
-        own_weight=w[own] if "own_weight" in law.needs else None,
-    )
-    return jnp.exp(law.log_loss(theta, inputs))
+    return jnp.exp(law.log_loss(theta, mixture_inputs(law, w, scale, own)))
 
 
 def value(kind: str, objective: Objective, loss: Array) -> Array:

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import polars as pl
 
+from scalemix import intervals
 from scalemix._x64 import float64
+from scalemix.design import Scale
 from scalemix.errors import OptimizeError
 from scalemix.optimize import constraints as _constraints
 from scalemix.optimize import objective as _objective
-from scalemix.optimize.objective import Objective, Scale, losses, value, violation
-from scalemix.optimize.solver import STEPS, solve
+from scalemix.optimize.objective import Objective, losses, value, violation
+from scalemix.optimize.solver import STEPS, Region, solve
 
 QUANTILES = (0.05, 0.95)
 
@@ -120,11 +122,11 @@ def optimize(
     problem = bind(fit, params, tokens, objective, target_weights, ceilings, **constraints)
     base = None if baseline is None else _constraints.mixture(problem.domains, baseline, "baseline mixture")
     with float64():
-        args = problem.arrays()
-        per_draw = _per_draw_optima(fit.law, problem.kind, steps, *args)
-        expected = _expected_optimum(fit.law, problem.kind, steps, *args)
-        objective_draws = _objective_draws(fit.law, problem.kind, *args[:4], expected)
-        base_draws = None if base is None else _objective_draws(fit.law, problem.kind, *args[:4], jnp.asarray(base))
+        arrays = problem.arrays()
+        per_draw = _per_draw_optima(fit.law, problem.kind, steps, arrays)
+        expected = _expected_optimum(fit.law, problem.kind, steps, arrays)
+        objective_draws = _objective_draws(fit.law, problem.kind, arrays, expected)
+        base_draws = None if base is None else _objective_draws(fit.law, problem.kind, arrays, jnp.asarray(base))
     expected = np.asarray(expected)
     query = {"params": problem.scale.params, "tokens": problem.scale.tokens,
              **{f"w.{d}": [w] for d, w in zip(problem.domains, expected)}}
@@ -138,6 +140,17 @@ def optimize(
         predicted=fit.predict(query, levels=(0.9,)),
         settings=problem.settings(),
     )
+
+
+class SolverArrays(NamedTuple):
+    """What the jitted solvers read of a :class:`MixtureProblem`, as ``jax`` arrays: the fit's ``draws``,
+    the ``scale``, each target's ``own`` domain index, the ``objective`` and the search ``region``."""
+
+    draws: dict
+    scale: Scale
+    own: Any
+    objective: Objective
+    region: Region
 
 
 @dataclass(frozen=True)
@@ -155,16 +168,19 @@ class MixtureProblem:
     def domains(self) -> tuple[str, ...]:
         return self.constraints.domains
 
-    def arrays(self) -> tuple:
-        """Positional arguments of the jitted solvers: draws, scale, own, objective, bounds, start."""
+    def arrays(self) -> SolverArrays:
+        """The problem as the jitted solvers read it."""
         c = self.constraints
         prior = c.prior if c.prior is not None else np.full(len(c.domains), 1.0 / len(c.domains))
         lower, upper = jnp.asarray(c.lower), jnp.asarray(c.upper)
-        draws = {k: jnp.asarray(v) for k, v in self.fit.draws.items()}
-        scale = Scale(*(jnp.asarray(float(v)) for v in self.scale))
-        objective = Objective(*(jnp.asarray(v) for v in self.objective))
         start = _constraints.project(jnp.ones(len(c.domains)), lower, upper)
-        return draws, scale, jnp.asarray(self.own), objective, lower, upper, jnp.asarray(prior), jnp.asarray(c.kl), start
+        return SolverArrays(
+            draws={k: jnp.asarray(v) for k, v in self.fit.draws.items()},
+            scale=Scale(*(jnp.asarray(float(v)) for v in self.scale)),
+            own=jnp.asarray(self.own),
+            objective=Objective(*(jnp.asarray(v) for v in self.objective)),
+            region=Region(lower, upper, jnp.asarray(prior), jnp.asarray(c.kl), start),
+        )
 
     def settings(self) -> dict[str, Any]:
         c = self.constraints
@@ -225,21 +241,21 @@ def expected_fun(law, kind, draws, scale, own, objective):
 
 
 @partial(jax.jit, static_argnames=("law", "kind", "steps"))
-def _per_draw_optima(law, kind, steps, draws, scale, own, objective, lower, upper, prior, kl, start):
+def _per_draw_optima(law, kind, steps, a: SolverArrays):
     def one(theta):
-        return solve(_draw_fun(law, kind, theta, scale, own, objective), start, lower, upper, prior, kl, steps)
+        return solve(_draw_fun(law, kind, theta, a.scale, a.own, a.objective), a.region, steps)
 
-    return jax.vmap(one)(draws)
+    return jax.vmap(one)(a.draws)
 
 
 @partial(jax.jit, static_argnames=("law", "kind", "steps"))
-def _expected_optimum(law, kind, steps, draws, scale, own, objective, lower, upper, prior, kl, start):
-    return solve(expected_fun(law, kind, draws, scale, own, objective), start, lower, upper, prior, kl, steps)
+def _expected_optimum(law, kind, steps, a: SolverArrays):
+    return solve(expected_fun(law, kind, a.draws, a.scale, a.own, a.objective), a.region, steps)
 
 
 @partial(jax.jit, static_argnames=("law", "kind"))
-def _objective_draws(law, kind, draws, scale, own, objective, w):
-    return jax.vmap(lambda theta: value(kind, objective, losses(law, theta, w, scale, own)))(draws)
+def _objective_draws(law, kind, a: SolverArrays, w):
+    return jax.vmap(lambda theta: value(kind, a.objective, losses(law, theta, w, a.scale, a.own)))(a.draws)
 
 
 __all__: Sequence[str] = ("Optimum", "optimize")

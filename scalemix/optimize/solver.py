@@ -15,7 +15,7 @@ Everything is ``jax.lax`` code: callers ``jit`` it and ``vmap`` it over draws, s
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,17 @@ STEPS = 1000
 LEARNING_RATE = 0.1
 DUAL_RATE = 1.0
 B2 = 0.9
+
+
+class Region(NamedTuple):
+    """Where the solver searches: bounds ``lower[K] <= w <= upper[K]`` on the simplex, the KL pull
+    ``kl * KL(w || prior)`` and a feasible ``start``."""
+
+    lower: Array
+    upper: Array
+    prior: Array
+    kl: Array
+    start: Array
 
 
 def kl_divergence(w: Array, prior: Array) -> Array:
@@ -47,19 +58,16 @@ def _face_mean(w, grad, lower, upper):
 
 def solve(
     fun: Callable[[Array], tuple[Array, Array]],
-    start: Array,
-    lower: Array,
-    upper: Array,
-    prior: Array,
-    kl: Array,
+    region: Region,
     steps: int = STEPS,
     learning_rate: float = LEARNING_RATE,
 ) -> Array:
-    """Minimise ``fun(w)[0] + kl * KL(w || prior)`` subject to ``fun(w)[1] <= 0`` over the bounded simplex.
+    """Minimise ``fun(w)[0] + kl * KL(w || prior)`` subject to ``fun(w)[1] <= 0`` over the ``region``.
 
-    ``fun(w) -> (value, violations)``; ``start`` must be feasible and positive where free.
+    ``fun(w) -> (value, violations)``; ``region.start`` must be feasible and positive where free.
     Returns the last iterate ``w[K]``.
     """
+    lower, upper, prior, kl, start = region
     schedule = optax.cosine_decay_schedule(learning_rate, steps, alpha=1e-3)
     optimiser = optax.adam(schedule, b2=B2)
 

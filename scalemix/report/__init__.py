@@ -14,8 +14,12 @@ import json
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import jinja2
 import numpy as np
 
+from scalemix import intervals
+from scalemix.optimize import optimize
+from scalemix.report import curves, figures
 from scalemix.report.source import runs_for
 from scalemix.report.summary import default_at, mean_mixture, summarize, untrained_domains
 
@@ -26,8 +30,11 @@ MAX_PARAMETER_ROWS = 200
 """Rows of the HTML parameter table; the JSON summary holds them all."""
 
 _RANKED_ELEMENTS = 2
-_PREDICTION_HEADERS = {"lo50": "50% lo", "hi50": "50% hi", "lo90": "90% lo", "hi90": "90% hi",
-                       "pred_lo90": "predictive 90% lo", "pred_hi90": "predictive 90% hi"}
+_PREDICTION_HEADERS = {
+    **dict(zip(intervals.columns(0.5), ("50% lo", "50% hi"))),
+    **dict(zip(intervals.columns(0.9), ("90% lo", "90% hi"))),
+    **dict(zip(intervals.columns(0.9, predictive=True), ("predictive 90% lo", "predictive 90% hi"))),
+}
 
 
 def build_report(
@@ -63,10 +70,8 @@ def optimal_mixture(fit, table, at: Mapping[str, float]):
 
     For a law that reads only each target's own weight (multilingual) the mixture is over the fitted
     targets' domains alone (:func:`untrained_domains`): one model trained on its own pairs."""
-    if not ({"weights", "own_weight"} & set(fit.law.needs)):
+    if not fit.law.reads_mixture:
         return None
-    from scalemix.optimize import optimize
-
     baseline = {name[2:]: weight for name, weight in mean_mixture(fit, table).items()}
     return optimize(fit, params=at.get("params"), tokens=at.get("tokens"), baseline=baseline,
                     zero=untrained_domains(fit, fit.targets))
@@ -74,8 +79,6 @@ def optimal_mixture(fit, table, at: Mapping[str, float]):
 
 def render(summary: dict, figures: dict) -> str:
     """The HTML page for ``summary`` with ``figures`` (data URIs); every string is autoescaped."""
-    import jinja2
-
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True, undefined=jinja2.StrictUndefined
     )
@@ -97,8 +100,6 @@ def format_number(value) -> str:
 
 
 def _figures(fit, table, summary: dict) -> dict:
-    from scalemix.report import curves, figures
-
     shown = list(fit.targets[:MAX_PANELS])
     more = f" Showing {len(shown)} of {len(fit.targets)} targets." if len(fit.targets) > len(shown) else ""
     fraction, front = summary["effective_fraction"], summary["front"]
@@ -127,8 +128,6 @@ def _curves_caption(fit) -> str:
 
 
 def _rank(fit) -> str:
-    from scalemix.report import figures
-
     posterior = fit.inference_data.posterior
     names = [p.name for p in fit.law.params if p.name in posterior]
     first = {dim: list(posterior[dim].values[:_RANKED_ELEMENTS]) for n in names for dim in posterior[n].dims

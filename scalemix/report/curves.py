@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from scalemix.fit.design import design
-from scalemix.fitresult import level_suffix
+from scalemix import intervals
+from scalemix.design import without_set_aside
 
 BANDS = (0.5, 0.9)
 """Central intervals drawn around each median curve."""
@@ -39,8 +39,8 @@ class Curve:
 
 
 def fitted_rows(fit, table) -> pl.DataFrame:
-    """The rows of ``table`` the fit's law is defined on (``design`` sets the others aside)."""
-    return design(table.frame, fit.law, fit.coords).frame
+    """The rows of ``table`` (the fit's runs) that the fit was made on: all but those it set aside."""
+    return without_set_aside(table.frame, fit.set_aside)
 
 
 def residuals(fit, table) -> pl.DataFrame:
@@ -109,8 +109,7 @@ def _query(fit, s: _Series, grid: np.ndarray, mean_mixture: dict[str, float]) ->
 
 
 def _curve(fit, s: _Series, predicted: pl.DataFrame) -> Curve:
-    columns = {level: (f"lo{level_suffix(level)}", f"hi{level_suffix(level)}") for level in BANDS}
-    bands = {level: (predicted[lo].to_numpy(), predicted[hi].to_numpy()) for level, (lo, hi) in columns.items()}
+    bands = {level: tuple(end.to_numpy() for end in intervals.bounds(predicted, level)) for level in BANDS}
     points = s.points.select("params", "loss")
     return Curve(s.target, s.label, predicted["params"].to_numpy(), predicted["median"].to_numpy(),
                  bands if fit.n_draws > 1 else {}, points)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scalemix.errors import RunTableError
+from scalemix.runs import RunTable, read
 
 
 def runs_for(fit, runs=None):
@@ -12,8 +13,6 @@ def runs_for(fit, runs=None):
     Raises :class:`RunTableError` when the source cannot be re-read (an in-memory frame) or its
     fingerprint differs from the one the fit recorded: a report on other data would be wrong.
     """
-    from scalemix import runs as runs_module
-
     recorded = fit.provenance.get("data", {})
     source = runs if runs is not None else recorded.get("source")
     if source is None or (isinstance(source, str) and source.startswith("<")):
@@ -21,7 +20,7 @@ def runs_for(fit, runs=None):
             f"the fit was made on {source or 'runs it did not record'}, which cannot be re-read; "
             "pass the runs it was made on (scalemix report FIT --runs SOURCE)"
         )
-    table = source if isinstance(source, runs_module.RunTable) else runs_module.read(source)
+    table = source if isinstance(source, RunTable) else read(source)
     expected = recorded.get("fingerprint")
     if expected is None or table.fingerprint() == expected:
         return _fit_targets(table, fit)

@@ -8,15 +8,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from scalemix.fit.bayes import ESS_PER_CHAIN, RHAT_LIMIT
-from scalemix.fit.design import design
-
-
-WIDE_RATIO = 10.0
-"""A parameter whose 95% interval spans more than this factor is one the runs barely constrain."""
-
-VANISHING = 1e-8
-"""A parameter whose median magnitude is below this has been pushed to the edge of its range."""
+from scalemix import __version__, intervals
+from scalemix import diagnostics as checks
+from scalemix.derived import effective_fraction
+from scalemix.errors import FitError, OptimizeError
+from scalemix.optimize import front
 
 FRACTION_GRID = 51
 """Training weights ``p`` in [0, 1] at which the effective-parameter fraction is summarised and drawn."""
@@ -39,8 +35,6 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
     average mixture), the effective-parameter fraction (multilingual law), the optimal mixture (a
     :class:`scalemix.optimize.Optimum` or ``None``), the trade-off front between the first two targets
     and provenance."""
-    from scalemix import __version__
-
     return {
         "scalemix": __version__,
         "data": _data(fit, table),
@@ -77,7 +71,7 @@ def mean_mixture(fit, table) -> dict[str, float]:
 
 def _data(fit, table) -> dict:
     summary = table.summary()
-    set_aside = design(table.frame, fit.law, fit.coords).set_aside
+    set_aside = fit.set_aside
     reasons = set_aside.group_by("reason", maintain_order=True).len().to_dicts()
     return {
         **summary,
@@ -106,46 +100,8 @@ def _diagnostics(fit) -> dict:
 
 
 def _warnings(fit) -> list[str]:
-    """Plain-language warnings: what is off, what it means, what to do."""
-    found = list(fit.diagnostics.get("warnings", []))
-    if fit.n_draws == 1:
-        found.append("A point fit is a single draw: it has no intervals. Fit with --method bootstrap or nuts "
-                      "to see how sure the numbers are.")
-    groups = fit.diagnostics.get("groups", {})
-    unconverged = [t for t, g in groups.items() if g.get("converged") is False]
-    if unconverged:
-        found.append(f"The optimiser stopped before converging for {_names(unconverged)}: its numbers may still "
-                     "move; raise max_iter or check the data of those targets.")
-    lonely = [t for t, g in groups.items() if g.get("starts_in_best_basin") == 1]
-    if lonely:
-        found.append(f"Only one start reached the best fit for {_names(lonely)}: the optimum is fragile and "
-                     "another start could find a different one.")
-    summary = fit.summary()
-    if "r_hat" in summary.columns or "rhat" in summary.columns:
-        column = "r_hat" if "r_hat" in summary.columns else "rhat"
-        high = summary.filter(pl.col(column) > RHAT_LIMIT)
-        if high.height and not any("R-hat" in w for w in found):
-            worst = high.sort(column, descending=True).row(0, named=True)
-            found.append(f"R-hat is above {RHAT_LIMIT} for {high.height} parameter(s) (worst {worst['parameter']} = "
-                         f"{worst[column]:.3f}): the chains disagree; sample longer or with more warmup.")
-    ess_min = ESS_PER_CHAIN * fit.diagnostics.get("chains", 1)
-    for column in ("ess_bulk", "ess_tail"):
-        if column in summary.columns:
-            low = summary.filter(pl.col(column) < ess_min)
-            if low.height:
-                found.append(f"{column.replace('_', ' ')} is below {ess_min} for {low.height} parameter(s) "
-                             f"({_names(low['parameter'].to_list())}): interval ends are noisy; draw more samples.")
-    vanishing = summary.filter(pl.col("median").abs() < VANISHING)
-    if vanishing.height:
-        found.append(f"{_names(vanishing['parameter'].to_list())} fitted to essentially 0 (below {VANISHING:g}): "
-                     "the runs do not pin these down (too few sizes or weights); read the law as the simpler one "
-                     "without them.")
-    if fit.n_draws > 1:
-        wide = summary.filter((pl.col("q025") > 0) & (pl.col("q975") > WIDE_RATIO * pl.col("q025")))
-        if wide.height:
-            found.append(f"The 95% interval spans more than {WIDE_RATIO:g}x for {_names(wide['parameter'].to_list())}: "
-                         "the runs barely constrain these; add runs at more sizes or weights.")
-    return found
+    """Plain-language warnings: those the fit wrote, then how to read its parameter table."""
+    return list(fit.diagnostics.get("warnings", [])) + checks.reading_notes(fit.summary(), fit.n_draws)
 
 
 def _predictions(fit, table, at) -> list[dict]:
@@ -156,14 +112,15 @@ def _predictions(fit, table, at) -> list[dict]:
     frame = fit.predict(query, levels=(0.5, 0.9))
     keep = [c for c in ("params", "tokens") if c in query.columns]
     keep += ["target"] + ([f"w.{t}" for t in fit.targets] if "own_weight" in fit.law.needs else [])
+    credible = [*intervals.columns(0.5), *intervals.columns(0.9)]
     rows = []
     for row in frame.iter_rows(named=True):
         record = {k: row[k] for k in ("params", "tokens", "target") if k in keep}
         if "own_weight" in fit.law.needs:
             record["p"] = row[f"w.{row['target']}"]
         record.update({k: row[k] for k in ("mean", "median")})
-        record.update({k: row[k] if fit.n_draws > 1 else None for k in ("lo50", "hi50", "lo90", "hi90")})
-        record.update({k: row[k] for k in ("pred_lo90", "pred_hi90")})
+        record.update({k: row[k] if fit.n_draws > 1 else None for k in credible})
+        record.update({k: row[k] for k in intervals.columns(0.9, predictive=True)})
         rows.append(record)
     return _json(rows)
 
@@ -171,8 +128,6 @@ def _predictions(fit, table, at) -> list[dict]:
 def _effective_fraction(fit) -> dict:
     if fit.law.name != "multilingual" or dict(fit.law.options).get("f") == "proportional":
         return {"status": "not applicable", "reason": f"the {fit.law.name} law has no effective-parameter fraction"}
-    from scalemix.derived import effective_fraction
-
     frame = effective_fraction(fit, np.linspace(0.0, 1.0, FRACTION_GRID), levels=(0.5, 0.9))
     return {"status": "computed", "rows": _json(frame.drop("quantity").to_dicts())}
 
@@ -181,9 +136,6 @@ def _front(fit, table, at) -> dict:
     """The Pareto front between the first two targets (Fernandes et al. 2023, Figure 7) at
     :func:`front_sizes`, tokens at the runs' median tokens per parameter, within the targets' own
     domains for own-weight laws (:func:`untrained_domains`)."""
-    from scalemix.errors import FitError, OptimizeError
-    from scalemix.optimize import front
-
     targets = list(fit.targets[:2])
     if len(targets) < 2:
         return {"status": "not applicable", "reason": "a front needs a fit of two or more targets"}
@@ -195,21 +147,16 @@ def _front(fit, table, at) -> dict:
     except (OptimizeError, FitError) as error:  # e.g. draws so poor that a front mixture leaves a target at p = 0
         return {"status": "not applicable", "reason": str(error)}
     keep = ["point", "params", "tokens", *(c for c in frame.columns if c.startswith(("lambda.", "w."))),
-            "target", "mean", "median", "lo90", "hi90"]
+            "target", "mean", "median", *intervals.columns(0.9)]
     return {"status": "computed", "targets": targets, "sizes": _json(sizes), "rows": _json(frame.select(keep).to_dicts())}
 
 
 def _optimum(fit, optimum) -> dict:
-    if not ({"weights", "own_weight"} & set(fit.law.needs)):
+    if not fit.law.reads_mixture:
         return {"status": "not applicable", "reason": f"the {fit.law.name} law does not depend on the mixture"}
     if optimum is None:
         return {"status": "not computed", "reason": "no optimal mixture was asked for"}
     return {"status": "computed", **_json(optimum.to_dict())}
-
-
-def _names(names: Sequence[str], shown: int = 5) -> str:
-    names = list(names)
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _number(value):

@@ -4,7 +4,8 @@ The expected log pointwise predictive density of leaving each run out, ``elpd_lo
 estimated from one posterior by Pareto-smoothed importance sampling (Vehtari, Gelman & Gabry 2017,
 "Practical Bayesian model evaluation using leave-one-out cross-validation and WAIC"). Higher is better;
 ``elpd_diff`` and its standard error ``dse`` say by how much the best law wins. Pareto ``k > 0.7`` flags
-runs whose LOO estimate is unreliable (usually outliers or very influential runs).
+runs whose LOO estimate is unreliable (usually outliers or very influential runs;
+:data:`scalemix.diagnostics.PARETO_K_LIMIT`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import Mapping, Sequence
 import numpy as np
 import polars as pl
 
+from scalemix.diagnostics import PARETO_K_LIMIT
 from scalemix.errors import FitError
 from scalemix.fitresult import Fit
-
-PARETO_K_LIMIT = 0.7
 
 
 def compare(fits: Mapping[str, Fit] | Sequence[Fit]) -> pl.DataFrame:
@@ -25,7 +25,7 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit]) -> pl.DataFrame:
 
     ``fits`` maps a label to a fit (a sequence is labelled by law name). Returns one row per fit, best
     first: ``model, rank, elpd_loo, se, p_loo, elpd_diff, dse, weight`` (stacking weights) and
-    ``pareto_k_bad`` (runs with Pareto k above 0.7). Raises :class:`FitError` when a fit has no
+    ``pareto_k_bad`` (runs with Pareto k above the limit). Raises :class:`FitError` when a fit has no
     posterior (point/bootstrap) or the fits were not made on the same rows.
     """
     import arviz as az

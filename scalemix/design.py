@@ -1,14 +1,18 @@
-"""From a run table (or a query frame) to the arrays a law reads.
+"""The one conversion from runs, queries and optimiser mixtures to the arrays a law reads.
 
-``design(frame, law, coords)`` turns the validated long frame into :class:`~scalemix.laws.Inputs`
-plus the observed log loss, checking that the table has what the law needs and setting aside (never
-dropping silently) the rows where the law's formula is undefined.
+``design(frame, law, coords)`` turns a validated long frame (a run table's, or a query's) into
+:class:`~scalemix.laws.Inputs` plus the observed log loss, checking that the frame has what the law
+needs and setting aside (never dropping silently) the rows where the law's formula is undefined.
+``mixture_inputs(law, w, scale, own)`` is the same conversion for one mixture scored for every target,
+in ``jax.numpy`` so that the optimiser differentiates through it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 import polars as pl
 
@@ -19,7 +23,8 @@ from scalemix.laws import Inputs, Law
 @dataclass(frozen=True)
 class Design:
     """Arrays of one table for one law: ``inputs``, ``log_loss`` (None for queries), their ``coords``,
-    the ``frame`` rows they came from, and the rows ``set_aside`` with a reason."""
+    the ``frame`` rows they came from, and the rows ``set_aside`` (``row``: index in the frame given to
+    :func:`design`, ``run_id``, ``target``, ``reason``)."""
 
     inputs: Inputs
     log_loss: np.ndarray | None
@@ -117,8 +122,11 @@ def _weighting_index(own: np.ndarray, coords) -> np.ndarray:
     return np.array([lookup[label] for label in labels], dtype=np.int32)
 
 
+SET_ASIDE_SCHEMA = {"row": pl.Int64, "run_id": pl.Utf8, "target": pl.Utf8, "reason": pl.Utf8}
+
+
 def _empty_set_aside() -> pl.DataFrame:
-    return pl.DataFrame(schema={"run_id": pl.Utf8, "target": pl.Utf8, "reason": pl.Utf8})
+    return pl.DataFrame(schema=SET_ASIDE_SCHEMA)
 
 
 def _apply_validity(d: Design, law: Law) -> Design:
@@ -127,8 +135,9 @@ def _apply_validity(d: Design, law: Law) -> Design:
     keep = np.asarray(law.valid(d.inputs), dtype=bool)
     if keep.all():
         return d
-    dropped = d.frame.filter(pl.Series(~keep))
+    dropped = d.frame.with_row_index("row").filter(pl.Series(~keep))
     set_aside = dropped.select(
+        pl.col("row").cast(pl.Int64),
         pl.col("run_id").cast(pl.Utf8) if "run_id" in dropped.columns else pl.lit(None, dtype=pl.Utf8).alias("run_id"),
         pl.col("target"),
         pl.lit(law.invalid_reason).alias("reason"),
@@ -136,3 +145,32 @@ def _apply_validity(d: Design, law: Law) -> Design:
     inputs = Inputs(*(None if a is None else np.asarray(a)[keep] for a in d.inputs))
     log_loss = None if d.log_loss is None else d.log_loss[keep]
     return Design(inputs, log_loss, d.coords, d.frame.filter(pl.Series(keep)), set_aside)
+
+
+def without_set_aside(frame: pl.DataFrame, set_aside: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` a fit was made on: all but the ``set_aside`` rows it recorded (by ``row``)."""
+    if not set_aside.height:
+        return frame
+    return frame.with_row_index("_row").filter(~pl.col("_row").is_in(set_aside["row"].implode())).drop("_row")
+
+
+class Scale(NamedTuple):
+    """Model size ``params`` and token budget ``tokens`` of a run being planned (scalars)."""
+
+    params: Any
+    tokens: Any
+
+
+def mixture_inputs(law: Law, w, scale: Scale, own) -> Inputs:
+    """The law's inputs for mixture ``w[K]`` at ``scale``, one row per target (``jax.numpy``, traceable).
+
+    ``own[T]`` is the domain index of each target's own weight (read by laws that need ``own_weight``).
+    """
+    count = own.shape[0]
+    return Inputs(
+        params=jnp.full(count, scale.params),
+        tokens=jnp.full(count, scale.tokens),
+        weights=jnp.broadcast_to(w, (count, w.shape[0])),
+        target=jnp.arange(count),
+        own_weight=w[own] if "own_weight" in law.needs else None,
+    )
