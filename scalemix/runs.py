@@ -301,7 +301,7 @@ def _is_pandas_frame(obj: Any) -> bool:
 
 
 def _read_path(path: Path, options: _Options) -> RunTable:
-    return _read_frame(_read_file(path, [options.id_column, options.join_column, "target"]), str(path), options)
+    return _read_frame(read_file(path, [options.id_column, options.join_column, "target"]), str(path), options)
 
 
 def _read_csv(path: Path, text_columns: Sequence[str]) -> pl.DataFrame:
@@ -317,8 +317,10 @@ _READERS: dict[str, Callable[[Path, Sequence[str]], pl.DataFrame]] = {
 }
 
 
-def _read_file(path: Path, text_columns: Sequence[str]) -> pl.DataFrame:
-    """The rows of a CSV / Parquet / JSON-lines file (format from its suffix)."""
+def read_file(path: str | Path, text_columns: Sequence[str] = ("run_id",)) -> pl.DataFrame:
+    """The rows of a CSV / Parquet / JSON-lines file (format from its suffix), as written: ``text_columns``
+    stay text (run ids such as ``007``). Raises :class:`RunTableError` naming the file and the fix."""
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _READERS:
         raise RunTableError(
@@ -339,7 +341,7 @@ def _read_file(path: Path, text_columns: Sequence[str]) -> pl.DataFrame:
 
 def _read_frame(metrics: pl.DataFrame, label: str, options: _Options) -> RunTable:
     """The run table of ``metrics`` (read from ``label``), joined with ``options.weights`` if given."""
-    weights = None if options.weights is None else _read_file(Path(options.weights), [options.join_column])
+    weights = None if options.weights is None else read_file(Path(options.weights), [options.join_column])
     ignored = _ignored_columns_note(options.ignore_columns, [f for f in (metrics, weights) if f is not None])
     metrics = _prepare(metrics, label, options.id_column, options.ignore_columns)
     if weights is None:

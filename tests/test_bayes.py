@@ -13,6 +13,7 @@ from scipy import optimize, stats
 from scalemix import derived, laws, runs
 from scalemix.fit import bayes, fit_nuts, fit_point, fit_svi
 from scalemix.evaluate import compare
+from scalemix.diagnostics import PARETO_K_LIMIT
 from scalemix.fitresult import Fit
 
 EPOCH_ALPHA, EPOCH_ALPHA_95 = 0.3478, (0.317, 0.373)

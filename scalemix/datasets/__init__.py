@@ -16,7 +16,7 @@ and Olmix datasets are TOML spec files shipped beside their CSVs).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ class Recipe:
 
 @dataclasses.dataclass(frozen=True)
 class _Dataset:
-    """What users are told about one embedded dataset, and how to read it."""
+    """What users are told about one embedded dataset (an entry of ``data/datasets.toml``), and how to read it."""
 
     folder: str  # under data/, with the files, LICENSE and PROVENANCE.md
     description: str
@@ -52,7 +52,14 @@ class _Dataset:
     licence: str
     row: str
     units: str
-    recipe: Callable[[], Recipe]
+    file: str | None = None  # read from the folder: a spec .toml or a run log
+    build: str | None = None  # or built by code: "chinchilla"
+    drop_outliers: bool = False
+
+    def recipe(self) -> Recipe:
+        if self.build == "chinchilla":
+            return _chinchilla(self.drop_outliers)
+        return Recipe(_DATA / self.folder / self.file)
 
 
 def _chinchilla(drop_outliers: bool) -> Recipe:
@@ -85,85 +92,8 @@ def _chinchilla(drop_outliers: bool) -> Recipe:
     return Recipe(frame, {"target": "massivetext"}, set_aside, note)
 
 
-def _file(folder: str, name: str) -> Callable[[], Recipe]:
-    """A recipe reading the file ``data/<folder>/<name>`` (a spec ``.toml`` or a run log)."""
-    return lambda: Recipe(_DATA / folder / name)
-
-
-_CHINCHILLA_SOURCE = (
-    "Besiroglu et al. 2024 (Epoch AI), digitisation of Hoffmann et al. 2022 Fig. 4: "
-    "epoch-research/analyzing-chinchilla @ 9225883, byte-identical to IBM/ColPret raw_data/chinchila_extracted.csv"
-)
-_CHINCHILLA_UNITS = (
-    "params: N, parameters including embeddings; tokens: D = C / (6 N) from the training FLOPs C (extra column "
-    "'flops'); loss: nats, MassiveText final loss read off a colour bar (99 distinct values)"
-)
-_REGMIX_SOURCE = "Liu et al. 2024, RegMix: sail-sg/regmix data/ (see PROVENANCE.md for commits)"
-_REGMIX_ROW = "one (run, Pile validation domain) pair: run = one proxy model trained on one mixture"
-_REGMIX_UNITS = (
-    "params: nominal model size as RegMix names it; tokens: 1e9; loss: validation cross-entropy in nats; "
-    "w.<domain>: share of each of 17 Pile domains, rounded to 3 decimals by RegMix (renormalised here)"
-)
-
-
-def _regmix(name: str, what: str) -> _Dataset:
-    """One of RegMix's three run logs, read through its shipped spec file."""
-    return _Dataset(
-        folder="regmix",
-        description=f"RegMix (Liu et al. 2024): {what}",
-        source=_REGMIX_SOURCE,
-        licence="MIT",
-        row=_REGMIX_ROW,
-        units=_REGMIX_UNITS,
-        recipe=_file("regmix", f"{name}.toml"),
-    )
-
-
 _DATASETS: dict[str, _Dataset] = {
-    "chinchilla": _Dataset(
-        folder="chinchilla",
-        description="Chinchilla (Hoffmann et al. 2022) final losses as Epoch AI digitised them: the 240 points "
-        "Epoch fits (5 highest-loss outliers set aside)",
-        source=_CHINCHILLA_SOURCE,
-        licence="MIT (IBM/ColPret copy)",
-        row="one final training run (one model size and token budget), target 'massivetext'",
-        units=_CHINCHILLA_UNITS,
-        recipe=lambda: _chinchilla(drop_outliers=True),
-    ),
-    "chinchilla-all": _Dataset(
-        folder="chinchilla",
-        description="Chinchilla (Hoffmann et al. 2022) final losses as Epoch AI digitised them: all 245 points",
-        source=_CHINCHILLA_SOURCE,
-        licence="MIT (IBM/ColPret copy)",
-        row="one final training run (one model size and token budget), target 'massivetext'",
-        units=_CHINCHILLA_UNITS,
-        recipe=lambda: _chinchilla(drop_outliers=False),
-    ),
-    "regmix-1m-train": _regmix("regmix-1m-train", "512 runs of 1M-param models, 1B tokens, 17 Pile domain weights, 13 validation losses"),
-    "regmix-1m-test": _regmix("regmix-1m-test", "256 unseen mixtures trained at 1M params, 1B tokens, 13 validation losses"),
-    "regmix-60m-test": _regmix("regmix-60m-test", "the same 256 unseen mixtures trained at 60M params, 1B tokens, 13 validation losses"),
-    "olmix-dclm": _Dataset(
-        folder="olmix",
-        description="Olmix (Chen et al. 2026): 127 runs of 30M-param proxies over 24 DCLM topic domains (sparse "
-        "mixtures), 110 task losses in bits per byte",
-        source="Chen et al. 2026, Olmix: allenai/olmix dclm_ratios.csv @ dec5cb9, dclm_metrics.csv @ dd2900f",
-        licence="Apache-2.0",
-        row="one (run, evaluation task) pair: run = one 30M-param proxy trained on one mixture",
-        units="params: 3e7, the nominal size of the olmo2_30m proxy; tokens: 3e9 ('5xC' = 5 x 20 tokens per "
-        "parameter); loss: BITS PER BYTE on each task (lower is better), not nats",
-        recipe=_file("olmix", "olmix-dclm.toml"),
-    ),
-    "proxy-mnmt": _Dataset(
-        folder="proxy_mnmt",
-        description="scalemix proxy sweep: byte-level translation models (14k-100k params) on the Debian gettext "
-        "catalogs, En->{De,Fr} and {De,Ru}->En at 4 sizes x 7/5 weightings (fixed budget, under-trained)",
-        source="measured by scalemix's own `scalemix sweep --preset proxy-mnmt` on 2 CPU cores (see PROVENANCE.md)",
-        licence="MIT (our measured numbers; no corpus text)",
-        row="one (run, language pair) pair: run = one model trained on a two-pair mixture",
-        units="params: non-embedding N; tokens: byte positions processed (steps x batch x 128); loss: held-out nats "
-        "per target byte; w.<pair>: sampling weight of each pair (pairs a cohort does not train are 0)",
-        recipe=_file("proxy_mnmt", "runs.csv"),
-    ),
+    name: _Dataset(**entry) for name, entry in tomllib.loads((_DATA / "datasets.toml").read_text()).items()
 }
 
 

@@ -2,7 +2,7 @@
 model comparison.
 
 - :mod:`~scalemix.evaluate.metrics`: MAE, RMSE, MRE, R^2, Spearman, Pearson, coverage, regret@1;
-- :mod:`~scalemix.evaluate.splits`: k-fold and "fit small, predict large" splits of a run table;
+- :mod:`scalemix.splits` (re-exported): k-fold, "fit small, predict large" and rolling-origin splits;
 - :mod:`~scalemix.evaluate.scores`: :func:`evaluate`, all of the above for a predictor on a table;
 - :mod:`~scalemix.evaluate.compare`: PSIS-LOO ranking of Bayesian fits (loads ArviZ when called).
 """
@@ -10,7 +10,7 @@ model comparison.
 from scalemix.evaluate.compare import compare
 from scalemix.evaluate.metrics import METRICS, coverage, metrics, pearson, regret_at_1, spearman
 from scalemix.evaluate.scores import evaluate
-from scalemix.evaluate.splits import kfold, scale_split
+from scalemix.splits import kfold, rolling_origin, scale_split
 
 __all__ = ["METRICS", "compare", "coverage", "evaluate", "kfold", "metrics", "pearson", "regret_at_1",
-           "scale_split", "spearman"]
+           "rolling_origin", "scale_split", "spearman"]

@@ -30,6 +30,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -289,82 +290,77 @@ def _sample_nuts(spec: _Spec, args, init_params: dict, draws: int, warmup: int, 
     return posterior, {k: np.asarray(v) for k, v in stats.items()}
 
 
-def fit_nuts(
-    table,
-    law,
-    *,
-    chains: int = 4,
-    draws: int = 1000,
-    warmup: int = 1000,
-    hierarchical: bool = False,
-    likelihood: str = "student",
-    seed: int = 0,
-    progress: bool = False,
-    init: str | Fit = "point",
-    posterior_predictive: bool = False,
-) -> Fit:
+class _Setup(NamedTuple):
+    """One Bayesian fit's model and data: the static ``spec``, the design ``d`` of the table, its jax
+    ``inputs`` and ``observed`` log losses, the chains' starting ``values``, the ``whitening`` and the
+    ``point`` fit the chains start from (None from the prior)."""
+
+    spec: _Spec
+    d: Any
+    inputs: Inputs
+    observed: Any
+    values: dict
+    whitening: tuple
+    point: Fit | None
+
+    @property
+    def args(self) -> tuple:
+        return self.inputs, self.whitening, self.observed
+
+
+def _setup(table, law, likelihood: str, hierarchical: bool, init, seed: int) -> _Setup:
+    spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
+    d, inputs, observed = _data(table, spec)
+    return _Setup(spec, d, inputs, observed, *_start(table, spec, inputs, observed, init, seed))
+
+
+def fit_nuts(table, law, *, chains: int = 4, draws: int = 1000, warmup: int = 1000, hierarchical: bool = False,
+             likelihood: str = "student", seed: int = 0, progress: bool = False, init: str | Fit = "point",
+             posterior_predictive: bool = False) -> Fit:
     """Posterior of ``law`` on ``table`` by NUTS: ``chains x draws`` draws after ``warmup`` adaptation steps.
 
     ``init="point"`` starts every chain (with a small seeded jitter) at the point fit (or at ``init``
     when it is a point :class:`Fit` of the same law and runs); ``"prior"`` at the prior medians.
     ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat, bulk/tail ESS and a
     ``warning`` (also the ``warning`` column of ``Fit.summary()``), and ``warnings`` (also raised as
-    Python warnings) when divergences occur or R-hat exceeds 1.01. ``posterior_predictive=True`` adds
-    replicated log losses to the ``InferenceData``.
+    Python warnings) on divergences, R-hat or ESS (:func:`scalemix.diagnostics.mcmc_warnings`).
+    ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
     """
     with float64():
-        spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
-        d, inputs, observed = _data(table, spec)
-        values, whitening, point = _start(table, spec, inputs, observed, init, seed)
+        setup = _setup(table, law, likelihood, hierarchical, init, seed)
         started = time.perf_counter()
-        by_chain, stats = _sample_nuts(spec, (inputs, whitening, observed), _jittered(values, chains, seed), draws, warmup, seed, progress)
+        by_chain, stats = _sample_nuts(setup.spec, setup.args, _jittered(setup.values, chains, seed), draws, warmup, seed, progress)
         sampling_s = time.perf_counter() - started
-        idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, posterior_predictive, sample_stats=stats)
-    diagnostics = _mcmc_diagnostics(spec, idata, chains)
-    diagnostics.update(sampling_s=round(sampling_s, 3), rows=int(d.frame.height), rows_set_aside=int(d.set_aside.height))
-    if point is not None:
-        diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
-    for message in diagnostics["warnings"]:
-        warnings.warn(message, stacklevel=2)
+        idata = _inference_data(setup, by_chain, seed, posterior_predictive, sample_stats=stats)
+    diagnostics = _mcmc_diagnostics(setup.spec, idata, chains) | {"sampling_s": round(sampling_s, 3)}
     settings = _settings(likelihood, hierarchical, seed, init, chains=chains, draws=draws, warmup=warmup)
-    return _fit(spec, table, d, by_chain, "nuts", diagnostics, settings, idata)
+    return _fit(setup, table, by_chain, "nuts", diagnostics, settings, idata)
 
 
-def fit_svi(
-    table,
-    law,
-    *,
-    steps: int = 3000,
-    draws: int = 1000,
-    learning_rate: float = 0.01,
-    hierarchical: bool = False,
-    likelihood: str = "student",
-    seed: int = 0,
-    progress: bool = False,
-    init: str | Fit = "point",
-) -> Fit:
+def fit_svi(table, law, *, steps: int = 3000, draws: int = 1000, learning_rate: float = 0.01,
+            hierarchical: bool = False, likelihood: str = "student", seed: int = 0, progress: bool = False,
+            init: str | Fit = "point") -> Fit:
     """Approximate posterior of ``law`` on ``table`` by SVI: a multivariate-normal guide on the
     unconstrained latents (``AutoMultivariateNormal``), ``steps`` Adam steps on the ELBO (optax), then
     ``draws`` draws from the guide. Fast on big tables; intervals are approximate (no R-hat).
-    ``diagnostics["pareto_k"]`` checks the guide against the posterior (:func:`_pareto_k`); above 0.7 it is
-    a warning (also raised as a Python warning), as is an ELBO that is not finite."""
+    ``diagnostics["pareto_k"]`` checks the guide against the posterior (:func:`_pareto_k`); above
+    :data:`~scalemix.diagnostics.PARETO_K_LIMIT` it is a warning (also raised as a Python warning), as is
+    an ELBO that is not finite."""
     with float64():
-        spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
-        d, inputs, observed = _data(table, spec)
-        values, whitening, point = _start(table, spec, inputs, observed, init, seed)
-        model = _model(spec)
-        constrained_start = {k: (jnp.exp(v) if k in ("sigma", "pop_scale") else jnp.asarray(v)) for k, v in values.items()}
+        setup = _setup(table, law, likelihood, hierarchical, init, seed)
+        model = _model(setup.spec)
+        constrained_start = {k: (jnp.exp(v) if k in ("sigma", "pop_scale") else jnp.asarray(v)) for k, v in setup.values.items()}
         guide = AutoMultivariateNormal(model, init_loc_fn=init_to_value(values=constrained_start), init_scale=0.01)
         svi = SVI(model, guide, optax.adam(learning_rate), Trace_ELBO())
         started = time.perf_counter()
-        result = svi.run(jax.random.PRNGKey(seed), steps, inputs, whitening, observed, progress_bar=progress)
-        names = [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
+        result = svi.run(jax.random.PRNGKey(seed), steps, *setup.args, progress_bar=progress)
         latent = guide.sample_posterior(jax.random.PRNGKey(seed + 1), result.params, sample_shape=(draws,))
-        samples = Predictive(model, posterior_samples=latent, return_sites=names)(jax.random.PRNGKey(seed + 2), inputs, whitening)
+        sites = Predictive(model, posterior_samples=latent, return_sites=_site_names(setup.spec))
+        samples = sites(jax.random.PRNGKey(seed + 2), setup.inputs, setup.whitening)
         by_chain = {k: np.asarray(v)[None] for k, v in {**latent, **samples}.items()}
         sampling_s = time.perf_counter() - started
-        idata = _inference_data(spec, d, inputs, whitening, observed, by_chain, seed, False, sample_stats=None)
-        pareto_k = _pareto_k(model, guide, result.params, (inputs, whitening, observed), seed + 3)
+        idata = _inference_data(setup, by_chain, seed, False, sample_stats=None)
+        pareto_k = _pareto_k(model, guide, result.params, setup.args, seed + 3)
     losses = np.asarray(result.losses)
     tail = losses[-max(steps // 10, 1):]
     diagnostics = {
@@ -372,17 +368,16 @@ def fit_svi(
         "elbo_tail_sd": float(tail.std()),
         "steps": steps,
         "sampling_s": round(sampling_s, 3),
-        "rows": int(d.frame.height),
-        "rows_set_aside": int(d.set_aside.height),
         "pareto_k": pareto_k,
-        "warnings": checks.svi_warnings(losses, pareto_k, from_point=point is not None),
+        "warnings": checks.svi_warnings(losses, pareto_k, from_point=setup.point is not None),
     }
-    if point is not None:
-        diagnostics.update(objective=point.diagnostics["objective"], point=point.diagnostics)
-    for message in diagnostics["warnings"]:
-        warnings.warn(message, stacklevel=2)
     settings = _settings(likelihood, hierarchical, seed, init, steps=steps, draws=draws, learning_rate=learning_rate)
-    return _fit(spec, table, d, by_chain, "svi", diagnostics, settings, idata)
+    return _fit(setup, table, by_chain, "svi", diagnostics, settings, idata)
+
+
+def _site_names(spec: _Spec) -> list[str]:
+    """The posterior's named sites: the law's parameters, the noise scales and the population sites."""
+    return [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
 
 
 def _pareto_k(model, guide, params, args, seed: int) -> float:
@@ -412,7 +407,15 @@ def _settings(likelihood: str, hierarchical: bool, seed: int, init, **method_set
             "seed": seed, "init": init if isinstance(init, str) else "point"}
 
 
-def _fit(spec: _Spec, table, d, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
+def _fit(setup: _Setup, table, by_chain: dict, method: str, diagnostics: dict, settings: dict, idata) -> Fit:
+    """The :class:`Fit` of a Bayesian method: its draws and noise, the rows fitted and set aside, the point
+    fit it started from, and its warnings (raised as Python warnings too)."""
+    spec, d, point = setup.spec, setup.d, setup.point
+    diagnostics |= {"rows": int(d.frame.height), "rows_set_aside": int(d.set_aside.height)}
+    if point is not None:
+        diagnostics |= {"objective": point.diagnostics["objective"], "point": point.diagnostics}
+    for message in diagnostics["warnings"]:
+        warnings.warn(message, stacklevel=3)
     flat = {k: v.reshape(v.shape[0] * v.shape[1], *v.shape[2:]) for k, v in by_chain.items()}
     return Fit(
         law=spec.law,
@@ -436,15 +439,16 @@ def _pointwise_log_likelihood(spec: _Spec):
     return jax.jit(lambda flat, inputs, whitening, observed: log_likelihood(model, flat, inputs, whitening, observed)["log_loss"])
 
 
-def _inference_data(spec: _Spec, d, inputs, whitening, observed, by_chain: dict, seed: int, posterior_predictive: bool, sample_stats):
+def _inference_data(setup: _Setup, by_chain: dict, seed: int, posterior_predictive: bool, sample_stats):
     """ArviZ InferenceData: posterior by parameter name and dims, log-likelihood, observed data."""
     import arviz as az
 
+    spec, d, inputs, whitening, observed = setup.spec, setup.d, setup.inputs, setup.whitening, setup.observed
     chains, draws = next(iter(by_chain.values())).shape[:2]
     model = _model(spec)
     flat = {k: jnp.asarray(v.reshape(chains * draws, *v.shape[2:])) for k, v in by_chain.items()}
     pointwise = np.asarray(_pointwise_log_likelihood(spec)(flat, inputs, whitening, observed)).reshape(chains, draws, -1)
-    names = [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
+    names = _site_names(spec)
     dims = {p.name: list(p.dims) for p in spec.law.params}
     dims.update(sigma=["target"], pop_loc=["pooled"], pop_scale=["pooled"], log_loss=["row"])
     coords = {k: list(v) for k, v in spec.layout.coords.items() if any(k in ds for ds in dims.values())}

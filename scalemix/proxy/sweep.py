@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 from scalemix.errors import ScalemixError
+from scalemix.runs import read_file
 from scalemix.proxy import corpus as corpus_mod
 from scalemix.proxy import mixtures
 from scalemix.proxy.model import GPTConfig, count_params, flops_per_token
@@ -264,7 +265,7 @@ def read_table(path: Path) -> pl.DataFrame | None:
     path = Path(path)
     if not path.exists():
         return None
-    return pl.read_csv(path) if path.suffix == ".csv" else pl.read_parquet(path)
+    return read_file(path)
 
 
 def to_frame(rows: list[dict]) -> pl.DataFrame:
