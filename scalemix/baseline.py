@@ -73,10 +73,11 @@ class Regressor:
                 prediction[rows] = self.predictors[target](x[rows])
         return frame, np.log(np.maximum(prediction, np.finfo(float).tiny))[None]
 
-    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0) -> pl.DataFrame:
+    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0,
+                extrapolation: bool = True) -> pl.DataFrame:
         """``mean`` = ``median`` = the regression, with ``lo<L>``/``hi<L>`` and ``pred_lo<L>``/``pred_hi<L>``
-        both from the out-of-fold residual quantiles (the same columns as ``Fit.predict``; ``seed`` is
-        unused: nothing is sampled)."""
+        both from the out-of-fold residual quantiles (the same columns as ``Fit.predict``; ``seed`` and
+        ``extrapolation`` are unused: nothing is sampled, and a regressor has no extrapolation term)."""
         levels = intervals.check(levels)
         frame, log_loss = self.log_loss_draws(query)
         center = np.exp(log_loss[0])

@@ -8,18 +8,20 @@ into one line on stderr and exit code 2; the global ``--debug`` flag shows the t
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
+from inspect import signature
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Callable, Iterable, Sequence
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from scalemix import __version__
-from scalemix.errors import ScalemixError
+from scalemix.errors import FitError, OptimizeError, ScalemixError
 
 app = typer.Typer(
     name="scalemix",
@@ -34,6 +36,9 @@ app.add_typer(datasets_app, name="datasets")
 _LISTED = 12  # names shown before "... (N in all)" in text output
 _WIDE = 200  # columns for result tables, so numbers are never cut to fit an 80-column pipe
 
+_Source = Annotated[str, typer.Argument(help="A dataset name, a .csv/.parquet/.jsonl file, or a .toml spec file.")]
+_FitDir = Annotated[str, typer.Argument(metavar="FIT", help="A fit saved by `scalemix fit --out`.")]
+
 
 def _console(width: int | None = None) -> Console:
     """A console that prints text as given: parameter names such as ``t[pile_cc,arxiv]`` and file paths
@@ -42,6 +47,7 @@ def _console(width: int | None = None) -> Console:
 
 
 def _print_version(value: bool) -> None:
+    """``--version``: print the version and stop."""
     if value:
         typer.echo(f"scalemix {__version__}")
         raise typer.Exit()
@@ -62,9 +68,65 @@ def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, indent=2))
 
 
-def _names(names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED]) or "-"
+def _names(names: Sequence[str], empty: str = "-") -> str:
+    """``a, b, c``: the first :data:`_LISTED` names, then how many there are in all; ``empty`` for none."""
+    shown = ", ".join(names[:_LISTED]) or empty
     return shown if len(names) <= _LISTED else f"{shown}, ... ({len(names)} in all)"
+
+
+def _number(value: Any) -> str:
+    """A number to 6 significant digits; ``-`` for a missing one."""
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+                 header: bool = True, width: int | None = _WIDE) -> None:
+    """Print ``rows`` under ``columns`` without borders: text as it is, anything else by :func:`_number`.
+    ``header=False`` for key/value listings; ``width=None`` wraps at the terminal's width."""
+    table = Table(*columns, title=title, show_header=header, box=None)
+    for row in rows:
+        table.add_row(*(value if isinstance(value, str) else _number(value) for value in row))
+    _console(width).print(table)
+
+
+def _key_values(text: str, option: str, example: str) -> dict[str, Any]:
+    """``"f=linear,k=3"`` -> ``{"f": "linear", "k": 3}`` (numbers and true/false are parsed); a pair that
+    is not KEY=VALUE is refused, naming ``option`` and an ``example``."""
+    parsed = {}
+    for pair in text.split(","):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise FitError(f"{option} {pair!r} is not KEY=VALUE (e.g. {option} {example})")
+        parsed[key.strip()] = _scalar(value.strip())
+    return parsed
+
+
+def _scalar(text: str) -> Any:
+    """``"true"`` -> True, ``"3"`` -> 3, ``"1e10"`` -> 1e10; other text as it is."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _points(at: Sequence[str]) -> list[dict[str, Any]]:
+    """The ``--at`` query points (each ``params=1e10,tokens=2e11,w.de=0.5``) as dicts."""
+    return [_key_values(point, "--at", "params=1e10,tokens=2e11") for point in at]
+
+
+def _numbers(text: str | None, option: str) -> list[float] | None:
+    """``"1e8,1e9"`` -> ``[1e8, 1e9]``; ``None`` (option not given) stays ``None``."""
+    if text is None:
+        return None
+    try:
+        return [float(value) for value in text.split(",")]
+    except ValueError:
+        raise OptimizeError(f"{option} {text!r} is not a comma-separated list of numbers like 1e8,1e9") from None
 
 
 @datasets_app.callback(invoke_without_command=True)
@@ -85,9 +147,7 @@ def datasets_show(
     as_json: bool = typer.Option(False, "--json", help="Print only JSON."),
 ) -> None:
     """Show an embedded dataset's source, licence, what a row is, units and counts."""
-    from scalemix import datasets
-
-    from scalemix import runs
+    from scalemix import datasets, runs
 
     summary = runs.read(name).summary()
     info = {**datasets.info(name), "loss_unit": summary["loss_unit"], "rows": summary["rows"], "runs": summary["runs"],
@@ -95,15 +155,13 @@ def datasets_show(
     if as_json:
         _print_json(info)
         return
-    table = Table(show_header=False, box=None)
-    for key, value in info.items():
-        table.add_row(key, "\n".join(value) if isinstance(value, list) else str(value))
-    _console().print(table)
+    rows = [(key, "\n".join(value) if isinstance(value, list) else str(value)) for key, value in info.items()]
+    _print_table(("key", "value"), rows, header=False, width=None)
 
 
 @app.command()
 def inspect(
-    source: str = typer.Argument(..., help="A dataset name, a .csv/.parquet/.jsonl file, or a .toml spec file."),
+    source: _Source,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (the run table's summary)."),
 ) -> None:
     """Read run logs, validate them, and summarise: counts, ranges, rows set aside, notes."""
@@ -114,23 +172,21 @@ def inspect(
     if as_json:
         _print_json(summary)
         return
-    console = _console()
-    overview = Table(show_header=False, box=None)
-    overview.add_row("source", summary["source"])
-    overview.add_row("rows", f"{summary['rows']} ({summary['runs']} runs)")
-    overview.add_row("targets", f"{len(summary['targets'])}: {_names(summary['targets'])}")
-    overview.add_row("domains", f"{len(summary['domains'])}: {_names(summary['domains'])}")
-    for column, (low, high) in summary["ranges"].items():
-        unit = f" {summary['loss_unit']}" if column == "loss" else ""
-        overview.add_row(column, f"{low:.4g} to {high:.4g}{unit}")
-    overview.add_row("rejected", f"{summary['rejected']['rows']} rows set aside")
-    overview.add_row("fingerprint", summary["fingerprint"])
-    console.print(overview)
+    overview = [
+        ("source", summary["source"]),
+        ("rows", f"{summary['rows']} ({summary['runs']} runs)"),
+        ("targets", f"{len(summary['targets'])}: {_names(summary['targets'])}"),
+        ("domains", f"{len(summary['domains'])}: {_names(summary['domains'])}"),
+        *((column, f"{low:.4g} to {high:.4g}{' ' + summary['loss_unit'] if column == 'loss' else ''}")
+          for column, (low, high) in summary["ranges"].items()),
+        ("rejected", f"{summary['rejected']['rows']} rows set aside"),
+        ("fingerprint", summary["fingerprint"]),
+    ]
+    _print_table(("key", "value"), overview, header=False, width=None)
     if table.rejected.height:
-        rejected = Table(*table.rejected.columns, title="rows set aside (first 20)")
-        for row in table.rejected.head(20).iter_rows():
-            rejected.add_row(*(str(value) for value in row))
-        console.print(rejected)
+        rejected = ([str(value) for value in row] for row in table.rejected.head(20).iter_rows())
+        _print_table(table.rejected.columns, rejected, title="rows set aside (first 20)", width=None)
+    console = _console()
     for note in summary["notes"]:
         console.print(f"note: {note}", highlight=False)
 
@@ -152,41 +208,76 @@ def sweep(
     typer.echo(f"wrote {out}: {table.height} rows")
 
 
-_FIT_OPTIONS = ("seed", "n_boot", "delta", "chains", "draws", "warmup", "hierarchical", "likelihood")
+_EXTRAPOLATION = typer.Option(True, "--extrapolation/--no-extrapolation", help="Predictive intervals with the fit's extrapolation term (the default), or parameters and noise only (today's intervals).")
+
+_METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "point": ("seed", "delta"),
+    "bootstrap": ("seed", "delta", "n_boot"),
+    "nuts": ("seed", "chains", "draws", "warmup", "hierarchical", "likelihood", "init"),
+    "svi": ("seed", "steps", "draws", "learning_rate", "hierarchical", "likelihood", "init"),
+}
+"""The options of ``scalemix fit`` that each method (``scalemix.fit.METHODS``) takes, as keyword arguments."""
+_SHOWS_PROGRESS = ("nuts", "svi")
+"""Methods that take ``progress`` (a bar on stderr)."""
+
+
+def _fit_help(name: str, text: str) -> str:
+    """The help of fit option ``name``: ``text`` and the methods that take it (from :data:`_METHOD_OPTIONS`)."""
+    takers = [method for method, names in _METHOD_OPTIONS.items() if name in names]
+    return f"{text} Methods: {', '.join(takers)}."
+
+
+def _method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments for fit ``method``: the options the user gave (``None``, not given, leaves the
+    method's own default), ``progress`` for methods with a bar, and a one-line error naming any option the
+    method does not take."""
+    if method not in _METHOD_OPTIONS:
+        raise FitError(f"unknown fit method {method!r}; choose one of {', '.join(_METHOD_OPTIONS)}")
+    options = {name: value for name, value in given.items() if value is not None}
+    refused = [name for name in options if name not in _METHOD_OPTIONS[method]]
+    if refused:
+        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
+        raise FitError(f"fit method {method!r} does not take {flags}; leave it out or choose another --method")
+    if method in _SHOWS_PROGRESS:
+        options["progress"] = sys.stderr.isatty()  # a bar on a terminal (stderr), never in --json stdout or logs
+    return options
 
 
 @app.command()
 def fit(
-    source: str = typer.Argument(..., help="A dataset name, a .csv/.parquet/.jsonl file, or a .toml spec file."),
+    source: _Source,
     law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...)."),
     out: str = typer.Option(..., "--out", help="Directory to save the fit in (fit.json + draws.npz)."),
     target: list[str] = typer.Option(None, "--target", help="Fit only this target (repeat for several)."),
-    method: str = typer.Option("point", "--method", help="Fit method: point, bootstrap (and nuts, svi where installed)."),
-    seed: int = typer.Option(None, "--seed", help="Random seed (starts, resamples, chains)."),
-    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples."),
-    delta: float = typer.Option(None, "--delta", help="Huber delta on log-loss residuals (default 1e-3)."),
-    chains: int = typer.Option(None, "--chains", help="MCMC chains."),
-    draws: int = typer.Option(None, "--draws", help="Posterior draws per chain."),
-    warmup: int = typer.Option(None, "--warmup", help="MCMC warm-up iterations per chain."),
-    hierarchical: bool = typer.Option(None, "--hierarchical/--no-hierarchical", help="Partial pooling across targets."),
-    likelihood: str = typer.Option(None, "--likelihood", help="Observation noise model (e.g. normal, student-t)."),
-    law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear)."),
+    method: str = typer.Option("point", "--method", help=f"Fit method: {', '.join(_METHOD_OPTIONS)}."),
+    seed: int = typer.Option(None, "--seed", help=_fit_help("seed", "Random seed (starts, resamples, chains; default 0).")),
+    n_boot: int = typer.Option(None, "--n-boot", help=_fit_help("n_boot", "Bootstrap resamples (default 200).")),
+    delta: float = typer.Option(None, "--delta", help=_fit_help("delta", "Huber delta on log-loss residuals (default 1e-3).")),
+    chains: int = typer.Option(None, "--chains", help=_fit_help("chains", "MCMC chains (default 4).")),
+    draws: int = typer.Option(None, "--draws", help=_fit_help("draws", "Posterior draws: per chain (nuts), from the fitted guide (svi) (default 1000).")),
+    warmup: int = typer.Option(None, "--warmup", help=_fit_help("warmup", "MCMC warm-up iterations per chain (default 1000).")),
+    hierarchical: bool = typer.Option(None, "--hierarchical/--no-hierarchical", help=_fit_help("hierarchical", "Partial pooling of per-target parameters across targets (default off).")),
+    likelihood: str = typer.Option(None, "--likelihood", help=_fit_help("likelihood", "Observation noise on log loss: student (Student-t) or normal (default student).")),
+    steps: int = typer.Option(None, "--steps", help=_fit_help("steps", "Adam steps on the ELBO (default 3000).")),
+    learning_rate: float = typer.Option(None, "--learning-rate", help=_fit_help("learning_rate", "Adam learning rate (default 0.01).")),
+    init: str = typer.Option(None, "--init", help=_fit_help("init", "Where the chains or the guide start: point (the point fit) or prior (the prior medians) (default point).")),
+    extrapolation: bool = typer.Option(True, "--extrapolation/--no-extrapolation", help="Learn the law's error beyond the fitted scales by a backtest on the runs, so that predictive intervals widen with the distance a query extrapolates (--no-extrapolation: parameters and noise only, as before)."),
+    law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear; repeat for several)."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (law, method, objective, params, diagnostics)."),
 ) -> None:
     """Fit a law to run logs and save it; prints the parameters (median and 95% interval)."""
-    import inspect
-
     from scalemix import laws, runs
-    from scalemix.fit import METHODS, fit as fit_runs
+    from scalemix.fit import fit as fit_runs
 
+    options = _method_options(method, {
+        "seed": seed, "delta": delta, "n_boot": n_boot, "chains": chains, "draws": draws, "warmup": warmup,
+        "hierarchical": hierarchical, "likelihood": likelihood, "steps": steps, "learning_rate": learning_rate, "init": init,
+    })
     table = runs.read(source)
     if target:
         table = table.select(targets=target)
-    chosen = laws.get(law, **_key_values(law_option or [], "--law-option"))
-    given = {name: value for name, value in locals().items() if name in _FIT_OPTIONS and value is not None}
-    if method in METHODS and "progress" in inspect.signature(METHODS[method]).parameters:
-        given["progress"] = sys.stderr.isatty()  # a bar on a terminal (stderr), never in --json stdout or logs
-    result = fit_runs(table, chosen, method=method, **_method_options(METHODS, method, given))
+    chosen = laws.get(law, **(_key_values(",".join(law_option), "--law-option", "f=linear") if law_option else {}))
+    result = fit_runs(table, chosen, method=method, extrapolation=extrapolation, **options)
     result.save(out)
     summary = {**result.to_dict(), "rows_rejected": table.rejected.height, "saved": out}
     if as_json:
@@ -195,48 +286,8 @@ def fit(
     _print_fit(summary)
 
 
-def _key_values(pairs: list[str], option: str) -> dict[str, Any]:
-    """``["f=linear", "k=3"]`` -> ``{"f": "linear", "k": 3}`` (numbers and true/false are parsed)."""
-    from scalemix.errors import FitError
-
-    parsed = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise FitError(f"{option} {pair!r} is not KEY=VALUE (e.g. {option} f=linear)")
-        parsed[key.strip()] = _scalar(text.strip())
-    return parsed
-
-
-def _scalar(text: str) -> Any:
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _method_options(methods: dict, method: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The given options, checked against the signature of the method's function."""
-    import inspect as signature_inspect
-
-    from scalemix.errors import FitError
-
-    if method not in methods:
-        raise FitError(f"unknown fit method {method!r}; choose one of {', '.join(methods)}")
-    accepted = signature_inspect.signature(methods[method]).parameters
-    refused = [name for name in given if name not in accepted]
-    if refused:
-        flags = ", ".join("--" + name.replace("_", "-") for name in refused)
-        raise FitError(f"fit method {method!r} does not take {flags}; leave it out or choose another --method")
-    return given
-
-
 def _print_fit(summary: dict[str, Any]) -> None:
+    """The text output of ``scalemix fit``: what was fitted, how well, warnings, the parameter table."""
     diagnostics = summary["diagnostics"]
     point = diagnostics.get("point", diagnostics)
     console = _console()
@@ -250,75 +301,66 @@ def _print_fit(summary: dict[str, Any]) -> None:
         console.print(f"set aside: {reason}", highlight=False)
     for warning in diagnostics.get("warnings", []):
         console.print(f"warning: {warning}", style="yellow", highlight=False)
-    table = Table("parameter", "median", "q025", "q975", box=None)
-    for name, values in summary["params"].items():
-        table.add_row(name, *(_number(values.get(k)) for k in ("median", "q025", "q975")))
-    console.print(table)
+    if "extrapolation" in diagnostics:
+        console.print(f"extrapolation term: {diagnostics['extrapolation']}", highlight=False)
+    columns = ("parameter", "median", "q025", "q975")
+    rows = ((name, *(values.get(k) for k in columns[1:])) for name, values in summary["params"].items())
+    _print_table(columns, rows, width=None)
     console.print(f"saved to {summary['saved']}", highlight=False)
-
-
-def _number(value: Any) -> str:
-    return "-" if value is None else f"{value:.6g}"
 
 
 @app.command()
 def predict(
-    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    fit_dir: _FitDir,
     at: list[str] = typer.Option(None, "--at", help="A query point, e.g. params=1e10,tokens=2e11,w.de=0.5,w.fr=0.5 (repeat for several)."),
     grid: str = typer.Option(None, "--grid", help="A .csv/.parquet/.jsonl file of query points, one per row."),
     target: list[str] = typer.Option(None, "--target", help="Predict only this target (default: every target of the fit)."),
-    levels: str = typer.Option("0.5,0.9", "--levels", help="Central interval levels, comma separated."),
+    levels: str = typer.Option("0.5,0.9", "--levels", help="Central interval levels, comma separated, each between 0 and 1."),
+    extrapolation: bool = _EXTRAPOLATION,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (one object per point and target)."),
 ) -> None:
     """Predict the loss at new sizes, token budgets or mixtures, with intervals over the fit's draws.
 
     Mixture domains a point leaves out weigh 0. lo/hi: the law's (parameter) uncertainty; pred_lo/pred_hi
-    add the observation noise of a single run."""
+    add the observation noise of a single run and the law's own error at the point's distance beyond the
+    fitted range (beyond_* columns, in decades; beyond_evidence: farther than the fit's backtest saw)."""
     import polars as pl
 
-    from scalemix.errors import FitError
+    from scalemix import intervals
     from scalemix.fitresult import Fit
 
+    wanted = intervals.parse(levels, "--levels")
     result = Fit.load(fit_dir)
     query = _query_points(at or [], grid, result.coords.get("domain", ()))
     if target:
         query = query.join(pl.DataFrame({"target": list(target)}), how="cross")
-    try:
-        wanted = tuple(float(level) for level in levels.split(","))
-    except ValueError:
-        raise FitError(f"--levels {levels!r} is not a comma-separated list of numbers like 0.5,0.9") from None
-    frame = result.predict(query, levels=wanted)
+    frame = result.predict(query, levels=wanted, extrapolation=extrapolation)
     if as_json:
         _print_json(frame.to_dicts())
         return
-    table = Table(*frame.columns, box=None)
-    for row in frame.iter_rows():
-        table.add_row(*(value if isinstance(value, str) else _number(value) for value in row))
-    _console(_WIDE).print(table)
+    _print_table(frame.columns, frame.iter_rows())
+    far = int(frame["beyond_evidence"].sum()) if "beyond_evidence" in frame.columns else 0
+    if far:
+        _console().print(f"warning: {far} row(s) lie beyond where the fit's backtest has evidence (beyond_evidence): "
+                         "read their intervals as a trend extended, not as measured", highlight=False)
 
 
 def _query_points(at: list[str], grid: str | None, domains: tuple[str, ...]):
     """Query frame from ``--at`` points and/or a ``--grid`` file; missing ``w.<domain>`` columns weigh 0."""
     import polars as pl
 
-    from scalemix.errors import FitError
-
     frames = []
     if at:
-        points = [_key_values(point.split(","), "--at") for point in at]
-        frames.append(pl.DataFrame(points, infer_schema_length=None))
+        frames.append(pl.DataFrame(_points(at), infer_schema_length=None))
     if grid:
-        reader = {".csv": pl.read_csv, ".parquet": pl.read_parquet, ".jsonl": pl.read_ndjson}.get(grid[grid.rfind("."):].lower())
-        if reader is None:
-            raise FitError(f"--grid {grid}: use a .csv, .parquet or .jsonl file of query points")
-        frames.append(reader(grid))
+        frames.append(_read_grid(grid))
     if not frames:
         raise FitError("give the query points: --at params=1e10,tokens=2e11 (repeatable) or --grid FILE")
     query = pl.concat(frames, how="diagonal_relaxed")
     given = [c for c in query.columns if c.startswith("w.")]
     unknown = [c for c in given if c[2:] not in domains]
     if unknown:
-        raise FitError(f"weight column(s) {', '.join(unknown)} name no domain of this fit; it knows {', '.join(domains) or 'none'}")
+        raise FitError(f"weight column(s) {_names(unknown)} name no domain of this fit; it knows {_names(domains, 'none')}")
     if given:
         query = query.with_columns(pl.col(given).fill_null(0.0)).with_columns(
             pl.lit(0.0).alias(f"w.{d}") for d in domains if f"w.{d}" not in given
@@ -326,30 +368,37 @@ def _query_points(at: list[str], grid: str | None, domains: tuple[str, ...]):
     return query
 
 
+def _read_grid(path: str):
+    """The query points in a ``--grid`` file, read by the run reader (.csv, .parquet, .jsonl, .ndjson)."""
+    from scalemix.runs import TABLE_SUFFIXES, read_file
+
+    if Path(path).suffix.lower() not in TABLE_SUFFIXES:
+        raise FitError(f"--grid {path}: use a .csv, .parquet or .jsonl file of query points")
+    return read_file(path, ())
+
+
 @app.command()
 def evaluate(
-    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    fit_dir: _FitDir,
     on: str = typer.Option(..., "--on", help="Held-out runs: a dataset name, a .csv/.parquet/.jsonl file, or a .toml spec."),
-    levels: str = typer.Option("0.5,0.9", "--levels", help="Predictive-interval levels whose coverage to report."),
+    levels: str = typer.Option("0.5,0.9", "--levels", help="Predictive-interval levels whose coverage to report, each between 0 and 1."),
+    extrapolation: bool = _EXTRAPOLATION,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (overall and per-target metrics)."),
 ) -> None:
-    """Score a fit on runs it never saw: MAE, RMSE, MRE, R^2, Spearman, Pearson, interval coverage,
-    and regret@1 for mixtures (true loss of the predicted-best run minus the best)."""
-    from scalemix import runs
-    from scalemix.errors import FitError
+    """Score a fit on runs it never saw: MAE, RMSE, MRE, R^2, Spearman, Pearson, interval coverage and
+    width, interval score and CRPS (log loss), and regret@1 for mixtures (true loss of the predicted-best
+    run minus the best)."""
+    from scalemix import intervals, runs
     from scalemix.evaluate import evaluate as score
     from scalemix.fitresult import Fit
 
+    wanted = intervals.parse(levels, "--levels")
     result = Fit.load(fit_dir)
     table = runs.read(on)
     known = [t for t in table.targets if t in result.targets]
     if not known:
-        raise FitError(f"{on} has none of this fit's targets ({', '.join(result.targets)}); it has {', '.join(table.targets)}")
-    try:
-        wanted = tuple(float(level) for level in levels.split(","))
-    except ValueError:
-        raise FitError(f"--levels {levels!r} is not a comma-separated list of numbers like 0.5,0.9") from None
-    scores = score(result, table.select(targets=known), levels=wanted)
+        raise FitError(f"{on} has none of this fit's targets ({_names(result.targets)}); it has {_names(table.targets)}")
+    scores = score(result, table.select(targets=known), levels=wanted, extrapolation=extrapolation)
     scores["in_sample"] = table.fingerprint() == result.provenance.get("data", {}).get("fingerprint")
     if as_json:
         _print_json(scores)
@@ -359,15 +408,47 @@ def evaluate(
     if scores["in_sample"]:
         console.print("note: these are the runs the fit was fitted on; the scores are in-sample", highlight=False)
     columns = list(scores["overall"])
-    table_out = Table("target", *columns, box=None)
-    for name, values in [("(all)", scores["overall"]), *scores["targets"].items()]:
-        table_out.add_row(name, *(_number(values.get(c)) if c != "rows" else str(values[c]) for c in columns))
-    console.print(table_out)
+    rows = ((name, *(str(values[c]) if c == "rows" else values.get(c) for c in columns))
+            for name, values in [("(all)", scores["overall"]), *scores["targets"].items()])
+    _print_table(("target", *columns), rows)
+
+
+@app.command()
+def backtest(
+    source: _Source,
+    law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...)."),
+    by: str = typer.Option("compute", "--by", help="The scale to cut along: compute (6 N D), params or tokens."),
+    cuts: int = typer.Option(5, "--cuts", help="Rolling-origin cuts, at the runs' 0.5 to 0.9 quantiles of --by."),
+    method: str = typer.Option("point", "--method", help="Fit method at each cut: point or bootstrap (nuts, svi: slow)."),
+    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples at each cut (default 200)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    extrapolation: bool = typer.Option(True, "--extrapolation/--no-extrapolation", help="Fit each cut with the extrapolation term learned from its own training runs (the default), or without (today's intervals)."),
+    out: str = typer.Option(None, "--out", help="Write every held-out prediction to this .csv or .parquet file."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (one record per distance bin)."),
+) -> None:
+    """How far can I trust this law on my runs? Fit below each cut along --by, predict the runs above,
+    and score them by distance beyond the fitted range: coverage at 50/80/95%, interval score, CRPS, MRE."""
+    from scalemix import runs
+    from scalemix.evaluate import backtest as run_backtest, summarize
+
+    options = _method_options(method, {"n_boot": n_boot})
+    options.pop("progress", None)
+    rows = run_backtest(runs.read(source), law, by=by, cuts=cuts, method=method, seed=seed, extrapolation=extrapolation, **options)
+    if out:
+        rows.write_parquet(out) if out.endswith(".parquet") else rows.write_csv(out)
+    table = summarize(rows)
+    if as_json:
+        _print_json(table.to_dicts())
+        return
+    _console().print(f"{law}, {method}, {rows['cut'].n_unique()} cuts along {by}: {rows.height} held-out predictions; "
+                     f"distance = decades of {by} beyond each cut's fitted range", highlight=False)
+    shown = ["distance", "rows", "mean_distance", "coverage50", "coverage80", "coverage95", "interval_score", "crps", "mre"]
+    _print_table(shown, table.select(shown).iter_rows())
 
 
 @app.command()
 def report(
-    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    fit_dir: _FitDir,
     out: str = typer.Option("report.html", "--out", help="HTML file to write; the JSON summary goes beside it (.json)."),
     runs_source: str = typer.Option(None, "--runs", help="The runs the fit was made on (default: the source it recorded)."),
     at: list[str] = typer.Option(None, "--at", help="A scale to predict at, e.g. params=1e10,tokens=2e11 (repeat for several; default 10x the largest run; weights left out are the runs' average)."),
@@ -380,7 +461,7 @@ def report(
 
     result = Fit.load(fit_dir)
     table = runs_for(result, runs_source)
-    points = [_key_values(point.split(","), "--at") for point in at] if at else [default_at(table)]
+    points = _points(at) if at else [default_at(table)]
     optimum = optimal_mixture(result, table, points[0]) if optimize else None
     command = " ".join(["scalemix report", fit_dir, "--out", out, *(["--runs", runs_source] if runs_source else []),
                         *(f"--at {point}" for point in at or [])])
@@ -406,16 +487,25 @@ def demo(
         console.print(line, highlight=False)
 
 
-_CONSTRAINT_HELP = {
-    "minimum": "Lower bound, w.DOMAIN=WEIGHT (repeat).",
-    "maximum": "Upper bound, w.DOMAIN=WEIGHT (repeat; 0 fixes a domain to zero).",
-    "cap_from": "JSON/TOML file of available tokens per domain (and max_epochs): caps w_d <= tokens_d * epochs / --tokens.",
-    "kl_to": "Prior mixture (DOMAIN=WEIGHT,... or a JSON/TOML file) for the --kl penalty.",
-}
+_CONSTRAINTS_PANEL = "Constraints"
 
 
-def _constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl) -> dict[str, Any]:
-    """The optimisation constraints as keyword arguments of ``scalemix.optimize``."""
+def _constraints(
+    minimum: list[str] = typer.Option(None, "--min", rich_help_panel=_CONSTRAINTS_PANEL,
+                                      help="Lower bound, w.DOMAIN=WEIGHT (repeat)."),
+    maximum: list[str] = typer.Option(None, "--max", rich_help_panel=_CONSTRAINTS_PANEL,
+                                      help="Upper bound, w.DOMAIN=WEIGHT (repeat; 0 fixes a domain to zero)."),
+    cap_from: str = typer.Option(None, "--cap-from", rich_help_panel=_CONSTRAINTS_PANEL,
+                                 help="JSON/TOML file of available tokens per domain (and max_epochs): caps w_d <= tokens_d * epochs / --tokens."),
+    max_epochs: float = typer.Option(None, "--max-epochs", rich_help_panel=_CONSTRAINTS_PANEL,
+                                     help="Passes allowed over each domain's data, with --cap-from (default: the caps file's, else 1)."),
+    kl_to: str = typer.Option(None, "--kl-to", rich_help_panel=_CONSTRAINTS_PANEL,
+                              help="Prior mixture (DOMAIN=WEIGHT,... or a JSON/TOML file) for the --kl penalty."),
+    kl: float = typer.Option(0.0, "--kl", rich_help_panel=_CONSTRAINTS_PANEL, help="Strength of the KL(w || prior) penalty."),
+) -> dict[str, Any]:
+    """The mixture constraints as keyword arguments of ``scalemix.optimize.optimize`` and ``front``. Its
+    parameters are the constraint options, declared here once for the commands :func:`_with_constraints` gives
+    them to."""
     from scalemix.optimize.spec import read_caps, read_mapping
 
     options: dict[str, Any] = {"minimum": read_mapping(",".join(minimum or []), "--min"),
@@ -428,22 +518,35 @@ def _constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl) -> di
     return options
 
 
+def _with_constraints(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with the options of :func:`_constraints` in place of its keyword-only ``constraints``
+    parameter, which it then receives parsed (typer reads the options from the signature set here)."""
+    shared = signature(_constraints, eval_str=True).parameters
+
+    @functools.wraps(command)
+    def with_constraints(**given: Any) -> None:
+        chosen = {name: given.pop(name) for name in shared}
+        command(**given, constraints=_constraints(**chosen))
+
+    own = signature(command, eval_str=True)
+    kept = [parameter for name, parameter in own.parameters.items() if name != "constraints"]
+    with_constraints.__signature__ = own.replace(parameters=[*kept, *shared.values()])
+    return with_constraints
+
+
 @app.command()
+@_with_constraints
 def optimize(
-    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    fit_dir: _FitDir,
     params: float = typer.Option(None, "--params", help="Model size N to plan for (laws that read it)."),
     tokens: float = typer.Option(None, "--tokens", help="Token budget D to plan for (laws that read it; repetition caps)."),
     objective: str = typer.Option("mean", "--objective", help="mean, max (worst target) or a TARGET to minimise alone."),
     target_weights: str = typer.Option(None, "--target-weights", help="TARGET=WEIGHT,... for mean/max (default: all, uniform)."),
     ceiling: list[str] = typer.Option(None, "--ceiling", help="TARGET=LOSS: keep that target's expected loss at or below LOSS (repeat)."),
-    minimum: list[str] = typer.Option(None, "--min", help=_CONSTRAINT_HELP["minimum"]),
-    maximum: list[str] = typer.Option(None, "--max", help=_CONSTRAINT_HELP["maximum"]),
-    cap_from: str = typer.Option(None, "--cap-from", help=_CONSTRAINT_HELP["cap_from"]),
-    max_epochs: float = typer.Option(None, "--max-epochs", help="Passes allowed over each domain's data (default: the caps file's, else 1)."),
-    kl_to: str = typer.Option(None, "--kl-to", help=_CONSTRAINT_HELP["kl_to"]),
-    kl: float = typer.Option(0.0, "--kl", help="Strength of the KL(w || prior) penalty."),
     baseline: str = typer.Option(None, "--baseline", help="Mixture to beat: DOMAIN=WEIGHT,..., a JSON/TOML file, or 'uniform'."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (weights, expected, predicted, p_beats_baseline)."),
+    *,
+    constraints: dict[str, Any],
 ) -> None:
     """Optimal training mixture over the fit's draws: per-domain median and 90% interval of the optimum,
     the mixture minimising the expected objective, its predicted losses, and P(beats --baseline)."""
@@ -458,23 +561,20 @@ def optimize(
         result, params=params, tokens=tokens, objective=objective,
         target_weights=read_mapping(target_weights, "--target-weights") if target_weights else None,
         ceilings=read_mapping(",".join(ceiling), "--ceiling") if ceiling else None,
-        baseline=base,
-        **_constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl),
+        baseline=base, **constraints,
     )
     payload = optimum.to_dict()
     if as_json:
         _print_json(payload)
         return
-    console = _console(_WIDE)
-    weights = Table("domain", "expected", "median", "q05", "q95", box=None, title="optimal weights")
-    for row in optimum.weights().iter_rows(named=True):
-        weights.add_row(row["domain"], *(f"{row[k]:.4f}" for k in ("expected", "median", "q05", "q95")))
-    console.print(weights)
-    losses = Table("target", "mean", "q05", "q95", "pred_q05", "pred_q95", box=None, title="predicted loss at the expected mixture")
-    for target, values in payload["predicted"].items():
-        losses.add_row(target, *(_number(values[k]) for k in ("mean", "q05", "q95", "pred_q05", "pred_q95")))
-    console.print(losses)
+    columns = ("domain", "expected", "median", "q05", "q95")
+    weights = ((row["domain"], *(f"{row[k]:.4f}" for k in columns[1:])) for row in optimum.weights().iter_rows(named=True))
+    _print_table(columns, weights, title="optimal weights")
+    columns = ("target", "mean", "q05", "q95", "pred_q05", "pred_q95")
+    losses = ((target, *(values[k] for k in columns[1:])) for target, values in payload["predicted"].items())
+    _print_table(columns, losses, title="predicted loss at the expected mixture")
     expected = payload["expected"]["objective"]
+    console = _console(_WIDE)
     console.print(f"objective ({payload['settings']['objective']}): {expected['mean']:.6g} "
                   f"[{expected['q05']:.6g}, {expected['q95']:.6g}] over {payload['draws']} draw(s)", highlight=False)
     if payload["p_beats_baseline"] is not None:
@@ -482,45 +582,32 @@ def optimize(
 
 
 @app.command()
+@_with_constraints
 def front(
-    fit_dir: str = typer.Argument(..., metavar="FIT", help="A fit saved by `scalemix fit --out`."),
+    fit_dir: _FitDir,
     targets: str = typer.Option(..., "--targets", help="Two or more targets, comma-separated (a,b)."),
     params: str = typer.Option(None, "--params", help="Model size(s), comma-separated: one front per size."),
     tokens: str = typer.Option(None, "--tokens", help="Token budget(s), one or one per size."),
     points: int = typer.Option(11, "--points", help="Target weightings per edge of the front."),
-    minimum: list[str] = typer.Option(None, "--min", help=_CONSTRAINT_HELP["minimum"]),
-    maximum: list[str] = typer.Option(None, "--max", help=_CONSTRAINT_HELP["maximum"]),
-    cap_from: str = typer.Option(None, "--cap-from", help=_CONSTRAINT_HELP["cap_from"]),
-    max_epochs: float = typer.Option(None, "--max-epochs", help="Passes allowed over each domain's data."),
-    kl_to: str = typer.Option(None, "--kl-to", help=_CONSTRAINT_HELP["kl_to"]),
-    kl: float = typer.Option(0.0, "--kl", help="Strength of the KL(w || prior) penalty."),
     out: str = typer.Option(None, "--out", help="Write the front to this .csv or .parquet file."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (one record per front point and target)."),
+    *,
+    constraints: dict[str, Any],
 ) -> None:
     """Trade-off (Pareto) front between targets with 90% credible bands, one per model size."""
-    from scalemix.errors import OptimizeError
+    from scalemix import intervals
     from scalemix.fitresult import Fit
     from scalemix.optimize import front as trace
 
-    def numbers(text, option):
-        try:
-            return None if text is None else [float(v) for v in text.split(",")]
-        except ValueError:
-            raise OptimizeError(f"{option} {text!r} is not a comma-separated list of numbers like 1e8,1e9") from None
-
-    table = trace(Fit.load(fit_dir), targets.split(","), params=numbers(params, "--params"), tokens=numbers(tokens, "--tokens"),
-                  points=points, **_constraint_options(minimum, maximum, cap_from, max_epochs, kl_to, kl))
+    table = trace(Fit.load(fit_dir), targets.split(","), params=_numbers(params, "--params"),
+                  tokens=_numbers(tokens, "--tokens"), points=points, **constraints)
     if out:
         table.write_parquet(out) if out.endswith(".parquet") else table.write_csv(out)
     if as_json:
         _print_json(table.to_dicts())
         return
-    shown = ["params", "point", "target", "mean", "lo90", "hi90", *[c for c in table.columns if c.startswith("w.")][:6]]
-    console = _console(_WIDE)
-    view = Table(*shown, box=None)
-    for row in table.select(shown).iter_rows():
-        view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))
-    console.print(view)
+    shown = ["params", "point", "target", "mean", *intervals.columns(0.9), *[c for c in table.columns if c.startswith("w.")][:6]]
+    _print_table(shown, table.select(shown).iter_rows())
 
 
 @app.command()
@@ -529,6 +616,7 @@ def compare(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Rank laws fitted to the same runs by PSIS-LOO (expected log predictive density; higher is better)."""
+    from scalemix import diagnostics
     from scalemix.evaluate import compare as compare_fits
     from scalemix.fitresult import Fit
 
@@ -536,13 +624,10 @@ def compare(
     if as_json:
         _print_json(table.to_dicts())
         return
+    _print_table(table.columns, table.iter_rows())
     console = _console(_WIDE)
-    view = Table(*table.columns, box=None)
-    for row in table.iter_rows():
-        view.add_row(*(v if isinstance(v, str) else _number(v) for v in row))
-    console.print(view)
     for row in table.filter(table["pareto_k_bad"] > 0).iter_rows(named=True):
-        console.print(f"warning: {row['model']}: {row['pareto_k_bad']} run(s) with Pareto k > 0.7, LOO is unreliable there", highlight=False)
+        console.print(f"warning: {diagnostics.loo_warning(row['model'], row['pareto_k_bad'])}", highlight=False)
 
 
 def _keep_compiled_programs() -> None:

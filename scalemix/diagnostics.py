@@ -122,6 +122,21 @@ def loo_warning(model: str, bad_runs: int) -> str:
     return f"{model}: {bad_runs} run(s) with Pareto k > {PARETO_K_LIMIT}, LOO is unreliable there"
 
 
+def extrapolation_warnings(predictions: Sequence[dict], discrepancy) -> list[str]:
+    """A warning when predictions lie beyond where the fit's backtest has evidence (``beyond_evidence``)."""
+    far = [p for p in predictions if p.get("beyond_evidence")]
+    if not far:
+        return []
+    if discrepancy is None:
+        return [f"{len(far)} prediction(s) lie outside the fitted scales and the fit has no extrapolation term (no "
+                "backtest was possible): their intervals hold parameter and noise uncertainty only, far too narrow "
+                "where the law's form is wrong; add runs at more scales"]
+    farthest = max(p.get(f"beyond_{discrepancy.axis}", 0.0) for p in far)
+    return [f"{len(far)} prediction(s) lie up to {farthest:.2g} decades of {discrepancy.axis} beyond the fitted range, "
+            f"farther than the backtest scored any run ({discrepancy.evidence:.2g} decades): their widened intervals "
+            "extend the trend the backtest saw and rest on no evidence there"]
+
+
 def reading_notes(summary: pl.DataFrame, n_draws: int) -> list[str]:
     """How to read a fit's parameter table (``Fit.summary()``): no intervals from a single draw, parameters
     fitted to essentially 0 (:data:`VANISHING`), 95% intervals wider than :data:`WIDE_RATIO`."""
@@ -144,6 +159,6 @@ def reading_notes(summary: pl.DataFrame, n_draws: int) -> list[str]:
 
 __all__ = [
     "BASIN_RTOL", "ESS_PER_CHAIN", "PARETO_K_LIMIT", "RAN_OFF_PRIOR_SDS", "RHAT_LIMIT", "VANISHING", "WIDE_RATIO",
-    "bootstrap_warnings", "listing", "loo_warning", "mcmc_warnings", "parameter_warning", "point_warnings",
+    "bootstrap_warnings", "extrapolation_warnings", "listing", "loo_warning", "mcmc_warnings", "parameter_warning", "point_warnings",
     "ran_off_warning", "reading_notes", "svi_warnings",
 ]

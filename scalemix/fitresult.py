@@ -22,6 +22,7 @@ from scalemix import intervals, laws
 from scalemix._x64 import float64
 from scalemix.design import SET_ASIDE_SCHEMA, design
 from scalemix.errors import FitError
+from scalemix.extrapolation import Discrepancy, FittedRange
 from scalemix.laws import Law, Layout
 from scalemix.predictor import query_frame
 
@@ -45,6 +46,9 @@ class Fit:
       inference_data: the ArviZ ``InferenceData`` of a Bayesian fit.
       set_aside: the rows of the fitted run table the law is undefined on (``row``, ``run_id``,
         ``target``, ``reason``); every other row was fitted.
+      fitted_range: the scales (and mixtures) of the fitted rows; predictions say how far beyond it they lie.
+      discrepancy: the law's own error beyond that range, learned by a backtest on the runs
+        (:func:`scalemix.fit.discrepancy.learn`), or ``None``.
     """
 
     law: Law
@@ -57,6 +61,8 @@ class Fit:
     provenance: dict[str, Any] = field(default_factory=dict)
     inference_data: Any = None
     set_aside: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SET_ASIDE_SCHEMA))
+    fitted_range: FittedRange | None = None
+    discrepancy: Discrepancy | None = None
 
     @property
     def layout(self) -> Layout:
@@ -128,31 +134,50 @@ class Fit:
             raise FitError(f"cannot predict {d.set_aside.height} query row(s): {d.set_aside['reason'][0]}")
         return d.frame, np.asarray(values)
 
-    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0) -> pl.DataFrame:
+    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0,
+                extrapolation: bool = True) -> pl.DataFrame:
         """Predicted loss at each query point and target, over draws.
 
         ``query`` is a polars frame, a mapping of column -> value(s), or a run table, with ``params``,
         ``tokens`` and ``w.<domain>`` as the law needs; without a ``target`` column every target of
-        the fit is predicted. Returns the query columns plus ``mean``, ``median``, the parameter
-        (epistemic) interval ``lo<L>``/``hi<L>`` and the predictive interval ``pred_lo<L>``/``pred_hi<L>``
-        that adds observation noise, for each level ``L`` (e.g. ``lo90``).
+        the fit is predicted. Returns the query columns plus, for each level ``L`` (e.g. ``lo90``), three
+        layers of uncertainty: ``mean``, ``median`` and the parameter (credible) interval
+        ``lo<L>``/``hi<L>``; the predictive interval ``pred_lo<L>``/``pred_hi<L>`` of a single run, which
+        adds the observation noise and, where the fit has a :attr:`discrepancy` and ``extrapolation`` is
+        true (the default), the law's own error at the row's distance beyond the fitted range
+        (``extrapolation=False`` gives parameters and noise alone). Rows also say how far outside the
+        fitted range they lie: ``beyond_params``, ``beyond_tokens``, ``beyond_compute`` (decades) and
+        ``mixture_distance`` (see :mod:`scalemix.extrapolation`), and ``beyond_evidence``: whether the row
+        lies farther out than the backtest behind the discrepancy scored any run (or, without one, outside
+        the fitted scales at all), where even the widened interval rests on no evidence.
         """
         levels = intervals.check(levels)
         frame, log_loss = self.log_loss_draws(query)
+        distances = self.fitted_range.distances(frame) if self.fitted_range is not None else {}
+        if distances:
+            distances["beyond_evidence"] = self._beyond_evidence(distances)
         loss = np.exp(log_loss)
-        predictive = np.exp(self._predictive_log_loss(frame, log_loss, seed))
+        discrepancy = self.discrepancy if extrapolation else None
+        predictive = np.exp(self._predictive_log_loss(frame, log_loss, seed, discrepancy, distances))
         columns = {"mean": loss.mean(axis=0), "median": np.median(loss, axis=0)}
         for level in levels:
             columns |= intervals.quantiles(loss, [level]) | intervals.quantiles(predictive, [level], predictive=True)
-        return frame.with_columns(**{k: pl.Series(k, v) for k, v in columns.items()})
+        return frame.with_columns(**{k: pl.Series(k, v) for k, v in {**distances, **columns}.items()})
 
     def usable(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The rows of ``frame`` the law is defined on, and the rows it sets aside with their reason."""
         d = design(frame, self.law, self.coords)
         return d.frame, d.set_aside
 
-    def _predictive_log_loss(self, frame: pl.DataFrame, log_loss: np.ndarray, seed: int) -> np.ndarray:
-        """Samples of observed log loss: each draw's prediction plus its noise, ``[max(S, 4000), rows]``."""
+    def _beyond_evidence(self, distances: dict) -> np.ndarray:
+        if self.discrepancy is not None:
+            return distances[f"beyond_{self.discrepancy.axis}"] > self.discrepancy.evidence
+        return np.any([v > 0 for k, v in distances.items() if k.startswith("beyond_")], axis=0)
+
+    def _predictive_log_loss(self, frame: pl.DataFrame, log_loss: np.ndarray, seed: int,
+                             discrepancy: Discrepancy | None, distances: dict) -> np.ndarray:
+        """Samples of observed log loss: each draw's prediction plus its noise and, given a ``discrepancy``,
+        a Student-t term of scale :meth:`Discrepancy.extra_scale` at each row's distance: ``[max(S, 4000), rows]``."""
         target_index = {t: i for i, t in enumerate(self.targets)}
         columns = np.array([target_index[t] for t in frame["target"].to_list()], dtype=int)
         picks = np.arange(max(self.n_draws, _PREDICTIVE_SAMPLES)) % self.n_draws
@@ -160,7 +185,12 @@ class Fit:
         rng = np.random.default_rng(seed)
         shape = (picks.size, frame.height)
         eps = rng.standard_normal(shape) if self.noise_df is None else rng.standard_t(self.noise_df, shape)
-        return log_loss[picks] + scale * eps
+        samples = log_loss[picks] + scale * eps
+        if discrepancy is None:
+            return samples
+        sigma = np.median(self.noise, axis=0)[columns]
+        extra = discrepancy.extra_scale(distances[f"beyond_{discrepancy.axis}"], sigma, log_loss.var(axis=0))
+        return samples + extra * rng.standard_t(discrepancy.df, shape)
 
     # -- persistence ---------------------------------------------------------------------------------
 
@@ -179,6 +209,8 @@ class Fit:
             "diagnostics": self.diagnostics,
             "provenance": self.provenance,
             "set_aside": self.set_aside.to_dicts(),
+            "fitted_range": None if self.fitted_range is None else self.fitted_range.to_dict(),
+            "discrepancy": None if self.discrepancy is None else self.discrepancy.to_dict(),
         }
         (out / "fit.json").write_text(json.dumps(meta, indent=2, default=_json_number) + "\n")
         np.savez(out / "draws.npz", noise=self.noise, **{f"param:{k}": v for k, v in self.draws.items()})
@@ -217,6 +249,8 @@ class Fit:
             provenance=meta["provenance"],
             inference_data=inference_data,
             set_aside=pl.DataFrame(meta["set_aside"], schema=SET_ASIDE_SCHEMA),
+            fitted_range=None if meta["fitted_range"] is None else FittedRange.from_dict(meta["fitted_range"]),
+            discrepancy=None if meta["discrepancy"] is None else Discrepancy.from_dict(meta["discrepancy"]),
         )
 
 

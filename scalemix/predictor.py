@@ -34,8 +34,10 @@ class Predictor(Protocol):
     def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
         """Query rows (one per point and target) and their predicted log loss, ``[draws, rows]``."""
 
-    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0) -> pl.DataFrame:
-        """The query rows with ``mean``, ``median`` and interval columns at ``levels``."""
+    def predict(self, query, levels: Sequence[float] = (0.5, 0.9), *, seed: int = 0,
+                extrapolation: bool = True) -> pl.DataFrame:
+        """The query rows with ``mean``, ``median`` and interval columns at ``levels`` (predictive intervals
+        with the extrapolation term where the predictor has one and ``extrapolation`` is true)."""
 
     def usable(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         """The rows of ``frame`` it can predict, and the rows it sets aside (with a ``reason``)."""

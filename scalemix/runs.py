@@ -317,6 +317,10 @@ _READERS: dict[str, Callable[[Path, Sequence[str]], pl.DataFrame]] = {
 }
 
 
+TABLE_SUFFIXES = tuple(_READERS)
+"""The file types :func:`read_file` reads."""
+
+
 def read_file(path: str | Path, text_columns: Sequence[str] = ("run_id",)) -> pl.DataFrame:
     """The rows of a CSV / Parquet / JSON-lines file (format from its suffix), as written: ``text_columns``
     stay text (run ids such as ``007``). Raises :class:`RunTableError` naming the file and the fix."""

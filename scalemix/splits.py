@@ -61,18 +61,24 @@ def rolling_origin(table, *, by: str = "compute", cuts: int = 5, first: float = 
     scales, evenly spaced from ``first`` to ``last``; train holds the runs below it and test the runs at
     or above it (Tashman 2000, "Out-of-sample tests of forecasting accuracy", rolling origin). Repeated
     cuts (few distinct scales) are run once."""
-    if cuts < 1 or not 0.0 < first <= last < 1.0:
-        raise FitError(f"a rolling origin needs cuts >= 1 and 0 < first <= last < 1; got cuts={cuts}, first={first}, last={last}")
     frame = table.frame
     scales = frame.select(scale(by, frame.columns))["scale"].to_numpy()
+    for cut in cut_points(scales, by, cuts=cuts, first=first, last=last):
+        held = frame.filter(pl.Series(scales >= cut))["run_id"].unique().to_list()
+        train, test = _runs_split(table, held)
+        yield cut, train, test
+
+
+def cut_points(scales: np.ndarray, by: str = "scale", *, cuts: int = 5, first: float = 0.5, last: float = 0.9) -> list[float]:
+    """The distinct rolling-origin cuts of row ``scales``: the smallest distinct scale at or above each
+    quantile evenly spaced from ``first`` to ``last``, never the smallest scale (something must lie below)."""
+    if cuts < 1 or not 0.0 < first <= last < 1.0:
+        raise FitError(f"a rolling origin needs cuts >= 1 and 0 < first <= last < 1; got cuts={cuts}, first={first}, last={last}")
     distinct = np.unique(scales)
     if distinct.size < 2:
         raise FitError(f"the runs have {distinct.size} distinct {by} value(s); a backtest over {by} needs two or more")
     index = np.searchsorted(distinct, np.quantile(scales, np.linspace(first, last, cuts)))
-    for cut in np.unique(distinct[np.clip(index, 1, distinct.size - 1)]).tolist():
-        held = frame.filter(pl.Series(scales >= cut))["run_id"].unique().to_list()
-        train, test = _runs_split(table, held)
-        yield cut, train, test
+    return np.unique(distinct[np.clip(index, 1, distinct.size - 1)]).tolist()
 
 
 def _runs_split(table, held_out) -> tuple[object, object]:
@@ -80,4 +86,4 @@ def _runs_split(table, held_out) -> tuple[object, object]:
     return table.select(where=~held), table.select(where=held)
 
 
-__all__ = ["SCALES", "kfold", "rolling_origin", "scale", "scale_split"]
+__all__ = ["SCALES", "cut_points", "kfold", "rolling_origin", "scale", "scale_split"]

@@ -102,6 +102,9 @@ def test_bootstrap_through_the_cli_has_intervals(runs_csv):
     "extra, message",
     [
         (["--n-boot", "10"], "fit method 'point' does not take --n-boot"),
+        (["--steps", "200"], "fit method 'point' does not take --steps"),
+        (["--method", "nuts", "--learning-rate", "0.1", "--steps", "5"], "fit method 'nuts' does not take --steps, --learning-rate"),
+        (["--method", "svi", "--warmup", "10"], "fit method 'svi' does not take --warmup"),
         (["--method", "magic"], "unknown fit method 'magic'"),
         (["--law-option", "f"], "--law-option 'f' is not KEY=VALUE"),
         (["--law-option", "f=linear"], "law 'power' cannot be built with options {'f': 'linear'}"),
@@ -118,3 +121,42 @@ def test_predict_names_an_unknown_domain(fitted, capsys):
     with pytest.raises(SystemExit):
         main(["predict", str(fitted[0]), "--at", "params=1e9,w.de=1"])
     assert "w.de name no domain of this fit" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("levels", ["0", "1.5"])
+def test_levels_outside_0_1_are_one_line_exit_2(fitted, runs_csv, capsys, command, levels):
+    where = ["--at", "params=1e11"] if command == "predict" else ["--on", str(runs_csv / "large.csv")]
+    with pytest.raises(SystemExit) as stop:
+        main([command, str(fitted[0]), *where, "--levels", levels])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert "--levels: interval levels must lie strictly between 0 and 1" in err and f"got {float(levels):g}" in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--at", "params"], "--at 'params' is not KEY=VALUE (e.g. --at params=1e10,tokens=2e11)"),
+        (["--levels", "0.5,x", "--at", "params=1e9"], "--levels '0.5,x' is not a comma-separated list of numbers"),
+        (["--grid", "points.txt"], "--grid points.txt: use a .csv, .parquet or .jsonl file"),
+    ],
+)
+def test_predict_errors_are_one_line_exit_2(fitted, capsys, extra, message):
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(fitted[0]), *extra])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_predict_reads_a_grid_and_names_an_unreadable_one(fitted, tmp_path, capsys):
+    pl.DataFrame({"params": [1e11, 3e11]}).write_parquet(tmp_path / "grid.parquet")
+    result = runner.invoke(app, ["predict", str(fitted[0]), "--grid", str(tmp_path / "grid.parquet"), "--at", "params=1e11", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["params"] for r in rows] == [1e11, 1e11, 3e11] and rows[0]["median"] == rows[1]["median"]
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(fitted[0]), "--grid", str(tmp_path / "bad.parquet")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1 and "bad.parquet: cannot be read as parquet" in err

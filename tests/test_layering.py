@@ -17,7 +17,7 @@ LAYERS = {  # part -> layer; a part may import parts of its own layer or below
     "laws": 1,
     "datasets": 2, "runs": 2, "splits": 2, "proxy": 2,  # proxy generates runs: it stands beside them
     "design": 3,
-    "intervals": 4, "diagnostics": 4, "predictor": 4, "fitresult": 4,
+    "intervals": 4, "diagnostics": 4, "predictor": 4, "extrapolation": 4, "fitresult": 4,
     "fit": 5,
     "derived": 6, "optimize": 6, "evaluate": 6, "baseline": 6,
     "report": 7,
@@ -104,7 +104,7 @@ def test_every_part_has_a_layer():
     assert {_part(m) for m in _graph()} <= set(LAYERS)
 
 
-@pytest.mark.parametrize("module", ["scalemix.report", "scalemix.laws", "scalemix.optimize", "scalemix.evaluate"])
+@pytest.mark.parametrize("module", ["scalemix.report", "scalemix.laws", "scalemix.optimize", "scalemix.derived"])
 def test_importing_does_not_load_numpyro(module):
     code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpyro'))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

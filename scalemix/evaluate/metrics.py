@@ -1,8 +1,10 @@
-"""Scores of predictions against runs: point metrics, interval coverage, and regret for mixtures.
+"""Scores of predictions against runs: point metrics, interval coverage and proper scoring rules, and
+regret for mixtures.
 
 Metrics on predicted vs true loss (MAE, RMSE, MRE, R^2, Spearman, Pearson), the coverage of central
-intervals, and regret@1 for mixtures (RegMix, Liu et al. 2024: the true loss of the run a predictor
-ranks best, minus the best true loss).
+intervals, the interval score and the CRPS (Gneiting and Raftery 2007, "Strictly proper scoring rules,
+prediction, and estimation"), and regret@1 for mixtures (RegMix, Liu et al. 2024: the true loss of the run
+a predictor ranks best, minus the best true loss).
 """
 
 from __future__ import annotations
@@ -57,6 +59,27 @@ def coverage(true, lower, upper) -> float:
     return float(np.mean((lo <= y) & (y <= hi)))
 
 
+def interval_score(true, lower, upper, level: float) -> float:
+    """Mean interval score of central ``level`` intervals (Gneiting and Raftery 2007, eq. 43), lower is
+    better: ``(u - l) + (2 / a) (l - y) [y < l] + (2 / a) (y - u) [y > u]`` with ``a = 1 - level``: the
+    width, plus a penalty for every miss that grows with its distance."""
+    y, lo = _pair(true, lower)
+    _, hi = _pair(true, upper)
+    a = 1.0 - level
+    return float(np.mean((hi - lo) + 2.0 / a * (lo - y) * (y < lo) + 2.0 / a * (y - hi) * (y > hi)))
+
+
+def crps(true, quantiles, probabilities) -> float:
+    """Mean continuous ranked probability score from predictive quantiles ``quantiles[k, rows]`` at
+    ``probabilities[k]`` (evenly spread on (0, 1)): twice the mean pinball loss, which converges to the
+    CRPS as the quantiles grow dense (Gneiting and Raftery 2007, eq. 22; Bracher et al. 2021)."""
+    y = np.asarray(true, dtype=float).ravel()
+    q = np.asarray(quantiles, dtype=float).reshape(len(probabilities), y.size)
+    tau = np.asarray(probabilities, dtype=float)[:, None]
+    error = y[None] - q
+    return float(2.0 * np.mean(np.maximum(tau * error, (tau - 1.0) * error)))
+
+
 def regret_at_1(true, predicted) -> float:
     """``true[argmin predicted] - min true``: what picking the predicted-best run costs in true loss."""
     y, p = _pair(true, predicted)
@@ -75,4 +98,4 @@ def _pair(a, b) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-__all__ = ["METRICS", "coverage", "metrics", "pearson", "regret_at_1", "spearman"]
+__all__ = ["METRICS", "coverage", "crps", "interval_score", "metrics", "pearson", "regret_at_1", "spearman"]

@@ -50,7 +50,7 @@ from scalemix import diagnostics as checks
 from scalemix._x64 import float64
 from scalemix.design import design, table_coords
 from scalemix.errors import FitError
-from scalemix.fit.point import fit_point
+from scalemix.fit.point import fit_point, fitted_range
 from scalemix.fit.provenance import provenance
 from scalemix.fitresult import Fit
 from scalemix.laws import Inputs, Law, Layout
@@ -428,6 +428,7 @@ def _fit(setup: _Setup, table, by_chain: dict, method: str, diagnostics: dict, s
         provenance=provenance(table, spec.law, method, settings),
         inference_data=idata,
         set_aside=d.set_aside,
+        fitted_range=fitted_range(d.frame, spec.law),
     )
 
 

@@ -8,11 +8,14 @@ refits every resample from the point optimum, all in one vmapped program: B draw
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import numpy as np
 
 from scalemix import diagnostics as checks
 from scalemix._x64 import float64
+from scalemix.extrapolation import FittedRange
 from scalemix.fit.problem import Problem, build
 from scalemix.fit.provenance import provenance
 from scalemix.fitresult import Fit
@@ -39,32 +42,16 @@ def fit_point(
     """
     with float64():
         problem = build(table, law)
-        starts = problem.starts(seed, random_starts)
+        search = multistart(problem, problem.mask, delta=delta, max_iter=max_iter, seed=seed,
+                            random_starts=random_starts, screen_iter=screen_iter, refine=refine)
+        objective, z, converged, grad_norm, best = search
         groups = len(problem.groups)
-        starts = np.broadcast_to(starts, (groups, *starts.shape))
-        screened = _solve(problem, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
-        objective = np.array(screened.objective)
-        z = np.array(screened.z)
-        converged = np.array(screened.converged)
-        if len(starts[0]) > refine:
-            keep = np.argsort(np.where(np.isfinite(objective), objective, np.inf), axis=1)[:, :refine]
-            rows = np.arange(groups)[:, None]
-            refined = _solve(problem, z[rows, keep], delta, max_iter)
-            objective[rows, keep] = np.asarray(refined.objective)
-            z[rows, keep] = np.asarray(refined.z)
-            converged[rows, keep] = np.asarray(refined.converged)
-            grad_norm = np.full(objective.shape, np.nan)
-            grad_norm[rows, keep] = np.asarray(refined.grad_norm)
-        else:
-            grad_norm = np.asarray(screened.grad_norm)
-        objective = np.where(np.isfinite(objective), objective, np.inf)
-        best = np.argmin(objective, axis=1)
         draws = problem.assemble(z[np.arange(groups), best][None])
         noise = _noise_scale(problem, draws)[None]  # in float64: a coefficient that ran off overflows float32
         ran_off = _ran_off_warnings(problem.law.layout(problem.coords), draws)
     diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
     diagnostics["warnings"] = checks.point_warnings(diagnostics["groups"]) + ran_off
-    settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(starts.shape[1]),
+    settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(objective.shape[1]),
                 "screen_iter": screen_iter, "refine": refine}
     return Fit(
         law=problem.law,
@@ -75,11 +62,56 @@ def fit_point(
         diagnostics=diagnostics,
         provenance=provenance(table, problem.law, "point", settings),
         set_aside=problem.design.set_aside,
+        fitted_range=fitted_range(problem.design.frame, problem.law),
     )
 
 
-def _solve(problem: Problem, starts, delta, max_iter):
-    weights = np.broadcast_to(problem.mask[:, None, :], (*starts.shape[:2], problem.mask.shape[1]))
+def fitted_range(frame, law) -> FittedRange:
+    """The range of the fitted rows ``frame``, with their mixtures for a law that reads the mixture."""
+    domains = [c[2:] for c in frame.columns if c.startswith("w.")] if law.reads_mixture else []
+    return FittedRange.of(frame, domains)
+
+
+class Search(NamedTuple):
+    """Every start's final ``objective``, ``z``, ``converged`` and ``grad_norm`` (``[groups, starts]``; NaN
+    gradient norms for screened-out starts) and the ``best`` start of each group."""
+
+    objective: np.ndarray
+    z: np.ndarray
+    converged: np.ndarray
+    grad_norm: np.ndarray
+    best: np.ndarray
+
+
+def multistart(problem: Problem, row_weights, *, delta: float = 1e-3, max_iter: int = 200, seed: int = 0,
+               random_starts: int | None = None, screen_iter: int = 5, refine: int = 64) -> Search:
+    """The point fit's search on ``problem`` with row weights ``[groups, rows]`` (its mask, or the mask
+    times a 0/1 choice of rows, so that fits on subsets of one table reuse one compiled solver): every
+    start runs ``screen_iter`` iterations, the ``refine`` best per group then run to convergence."""
+    starts = problem.starts(seed, random_starts)
+    groups = len(problem.groups)
+    starts = np.broadcast_to(starts, (groups, *starts.shape))
+    screened = _solve(problem, row_weights, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
+    objective = np.array(screened.objective)
+    z = np.array(screened.z)
+    converged = np.array(screened.converged)
+    if len(starts[0]) > refine:
+        keep = np.argsort(np.where(np.isfinite(objective), objective, np.inf), axis=1)[:, :refine]
+        rows = np.arange(groups)[:, None]
+        refined = _solve(problem, row_weights, z[rows, keep], delta, max_iter)
+        objective[rows, keep] = np.asarray(refined.objective)
+        z[rows, keep] = np.asarray(refined.z)
+        converged[rows, keep] = np.asarray(refined.converged)
+        grad_norm = np.full(objective.shape, np.nan)
+        grad_norm[rows, keep] = np.asarray(refined.grad_norm)
+    else:
+        grad_norm = np.asarray(screened.grad_norm)
+    objective = np.where(np.isfinite(objective), objective, np.inf)
+    return Search(objective, z, converged, grad_norm, np.argmin(objective, axis=1))
+
+
+def _solve(problem: Problem, row_weights, starts, delta, max_iter):
+    weights = np.broadcast_to(np.asarray(row_weights)[:, None, :], (*starts.shape[:2], row_weights.shape[1]))
     return problem.solve(starts, weights, delta, max_iter)
 
 
@@ -112,6 +144,7 @@ def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_ite
         diagnostics=diagnostics,
         provenance=provenance(table, problem.law, "bootstrap", settings),
         set_aside=problem.design.set_aside,
+        fitted_range=fitted_range(problem.design.frame, problem.law),
     )
 
 
@@ -135,12 +168,17 @@ def _resample_weights(problem: Problem, n_boot: int, seed: int) -> np.ndarray:
 
 
 def _noise_scale(problem: Problem, draws) -> np.ndarray:
-    """Robust scale (1.4826 * MAD) of each target's log-loss residuals at the optimum: ``[targets]``."""
-    residuals = problem.residuals({k: v[0] for k, v in draws.items()})
+    return noise_scale(problem, problem.residuals({k: v[0] for k, v in draws.items()}))
+
+
+def noise_scale(problem: Problem, residuals: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Robust scale (1.4826 * MAD) of each target's log-loss ``residuals`` (one per design row; only the
+    ``rows`` chosen, all by default): ``[targets]``."""
     target = np.asarray(problem.design.inputs.target)
+    chosen = np.ones(target.size, bool) if rows is None else rows
     scale = []
     for i in range(len(problem.coords["target"])):
-        r = residuals[target == i]
+        r = residuals[(target == i) & chosen]
         scale.append(1.4826 * np.median(np.abs(r - np.median(r))) if r.size else np.nan)
     return np.maximum(np.asarray(scale), 1e-6)
 

@@ -35,13 +35,16 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
     average mixture), the effective-parameter fraction (multilingual law), the optimal mixture (a
     :class:`scalemix.optimize.Optimum` or ``None``), the trade-off front between the first two targets
     and provenance."""
+    predictions = _predictions(fit, table, at)
+    diagnostics = _diagnostics(fit)
+    diagnostics["warnings"] += checks.extrapolation_warnings(predictions, fit.discrepancy)
     return {
         "scalemix": __version__,
         "data": _data(fit, table),
         "fit": _fit(fit),
         "parameters": _json(fit.summary().to_dicts()),
-        "diagnostics": _diagnostics(fit),
-        "predictions": _predictions(fit, table, at),
+        "diagnostics": diagnostics,
+        "predictions": predictions,
         "effective_fraction": _effective_fraction(fit),
         "optimum": _optimum(fit, optimum),
         "front": _front(fit, table, at),
@@ -121,6 +124,7 @@ def _predictions(fit, table, at) -> list[dict]:
         record.update({k: row[k] for k in ("mean", "median")})
         record.update({k: row[k] if fit.n_draws > 1 else None for k in credible})
         record.update({k: row[k] for k in intervals.columns(0.9, predictive=True)})
+        record.update({k: row[k] for k in row if k.startswith("beyond_")})
         rows.append(record)
     return _json(rows)
 
