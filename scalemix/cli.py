@@ -92,13 +92,11 @@ def _print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title
 def _key_values(text: str, option: str, example: str) -> dict[str, Any]:
     """``"f=linear,k=3"`` -> ``{"f": "linear", "k": 3}`` (numbers and true/false are parsed); a pair that
     is not KEY=VALUE is refused, naming ``option`` and an ``example``."""
-    parsed = {}
-    for pair in text.split(","):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise FitError(f"{option} {pair!r} is not KEY=VALUE (e.g. {option} {example})")
-        parsed[key.strip()] = _scalar(value.strip())
-    return parsed
+    from scalemix.optimize.spec import read_pairs
+
+    if not text.strip():
+        raise FitError(f"{option} {text!r} is not KEY=VALUE (e.g. {option} {example})")
+    return {key: _scalar(value) for key, value in read_pairs(text, option, example, FitError).items()}
 
 
 def _scalar(text: str) -> Any:

@@ -14,17 +14,23 @@ from typing import Mapping
 from scalemix.errors import OptimizeError
 
 
+def read_pairs(text: str, option: str, example: str, error=OptimizeError) -> dict[str, str]:
+    """``"a=0.3, b=x"`` -> ``{"a": "0.3", "b": "x"}``; a pair that is not KEY=VALUE raises ``error``
+    naming ``option`` and an ``example``."""
+    content = {}
+    for pair in (p for p in text.split(",") if p.strip()):
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise error(f"{option} {pair!r} is not KEY=VALUE (e.g. {option} {example})")
+        content[key.strip()] = value.strip()
+    return content
+
+
 def read_mapping(text: str, option: str) -> dict[str, float]:
     """``a=0.3,b=0.7`` or a ``.json``/``.toml`` file of ``{name: number}`` -> dict."""
     content = _file_content(text, option)
     if content is None:
-        pairs = [p for p in text.split(",") if p.strip()]
-        content = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or not key.strip():
-                raise OptimizeError(f"{option} {pair!r} is not NAME=NUMBER (e.g. {option} github=0.1,arxiv=0.2) or a .json/.toml file")
-            content[key.strip()] = value.strip()
+        content = read_pairs(text, option, "github=0.1,arxiv=0.2, or a .json/.toml file")
     return _numbers(content, option)
 
 
