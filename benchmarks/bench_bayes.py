@@ -7,7 +7,7 @@
    the same NUTS figures, and how many of the 60 true parameters fall in their 95% intervals.
 3. "Fit small, predict large" on Chinchilla: fit on runs with N < 2e9, coverage of the 90% predictive
    interval on the held-out larger runs, NUTS vs bootstrap.
-4. Calibration by simulation (the larger version of tests/test_calibration.py), NUTS 2 x 500 per table with
+4. Calibration by simulation (the larger version of the calibration study in tests/test_bayes.py), NUTS 2 x 500 per table with
    the Normal likelihood the data were drawn with; how often the 50/80/95% intervals cover the truth and
    the held-out larger runs. ``--datasets`` Chinchilla-law tables (30 runs below 1e9 params, 2% noise;
    true E, alpha, beta; held out: 4 runs at 2-4e9) and ``--ml-datasets`` multilingual tables (3 pairs,

@@ -1,28 +1,28 @@
-"""Bayesian fits (NUTS, SVI), LOO comparison and derived quantities, checked against published values,
-scipy on the same densities, closed forms and hand-built chains with a known answer.
+"""fit/bayes.py: NUTS and SVI fits checked against published values, scipy on the same densities,
+hand-built chains with a known answer, and calibration by simulation with known truth.
 
-One NUTS fit of the Chinchilla law (2 chains x 300 draws) is shared by the module."""
+The NUTS fit of the Chinchilla law (2 chains x 300 draws) is the session's ``nuts`` fixture (conftest),
+shared with test_fitresult, test_compare and test_derived.
+
+Calibration (small study; benchmarks/bench_bayes.py runs the larger one): Chinchilla-law runs drawn from
+fixed parameters with 2% log-normal noise; NUTS posteriors' 90% intervals must cover the true parameters,
+and the 90% predictive intervals the held-out larger runs, about 90% of the time (binomial bounds stated
+per assertion)."""
 
 import warnings
 
 import numpy as np
 import polars as pl
 import pytest
-from scipy import optimize, stats
+from scipy import stats
 
-from scalemix import derived, laws, runs
-from scalemix.fit import bayes, fit_nuts, fit_point, fit_svi
-from scalemix.evaluate import compare
+from scalemix import laws, runs
 from scalemix.diagnostics import PARETO_K_LIMIT
+from scalemix.fit import bayes, fit_nuts, fit_point, fit_svi
 from scalemix.fitresult import Fit
 
 EPOCH_ALPHA, EPOCH_ALPHA_95 = 0.3478, (0.317, 0.373)
 EPOCH_E_95, EPOCH_BETA_95 = (1.769, 1.871), (0.331, 0.415)
-
-
-@pytest.fixture(scope="module")
-def nuts(chinchilla_table, chinchilla_fit):
-    return fit_nuts(chinchilla_table, laws.get("chinchilla"), chains=2, draws=300, warmup=300, seed=0, init=chinchilla_fit)
 
 
 def _interval(fit, name, level=0.95):
@@ -87,16 +87,6 @@ def test_predictive_interval_covers_the_runs(nuts, chinchilla_table):
     assert ((pred["pred_hi90"] - pred["pred_lo90"]) > (pred["hi90"] - pred["lo90"])).all()
 
 
-def test_save_load_round_trips_the_inference_data(nuts, tmp_path):
-    loaded = Fit.load(nuts.save(tmp_path / "fit"))
-    for group in ("posterior", "log_likelihood", "sample_stats", "observed_data"):
-        original, back = getattr(nuts.inference_data, group), getattr(loaded.inference_data, group)
-        for name in original.data_vars:
-            np.testing.assert_array_equal(original[name].values, back[name].values)
-    assert list(loaded.inference_data.posterior["alpha"].dims) == ["chain", "draw", "target"]
-    assert loaded.summary().equals(nuts.summary())
-
-
 def test_svi_agrees_with_nuts(nuts, chinchilla_table, chinchilla_fit):
     svi = fit_svi(chinchilla_table, laws.get("chinchilla"), steps=1500, draws=1000, seed=0, init=chinchilla_fit)
     for name in ("alpha", "beta", "E"):
@@ -113,56 +103,6 @@ def test_svi_that_misses_the_posterior_says_so(chinchilla_table):
     with pytest.warns(UserWarning, match=r"SVI approximation is unreliable \(Pareto k"):
         svi = fit_svi(chinchilla_table, laws.get("chinchilla"), steps=300, draws=100, seed=0, init="prior")
     assert svi.diagnostics["pareto_k"] > 1.0
-
-
-def test_loo_prefers_chinchilla_to_a_law_blind_to_tokens(nuts, chinchilla_table):
-    power = fit_svi(chinchilla_table, laws.get("power"), steps=1500, draws=600, seed=0)
-    table = compare({"chinchilla": nuts, "power": power})
-    best = table.row(0, named=True)
-    assert best["model"] == "chinchilla"
-    assert table["elpd_diff"][1] > 4 * table["dse"][1]
-    # p_loo ~ the number of free parameters (5 law + 1 noise) for a regular, well-identified model
-    assert 4.0 < best["p_loo"] < 12.0
-
-
-def test_compare_refuses_a_point_fit(nuts, chinchilla_fit):
-    with pytest.raises(Exception, match="no posterior"):
-        compare([nuts, chinchilla_fit])
-
-
-def test_compute_optimal_matches_a_numerical_minimum(chinchilla_fit):
-    """N* from the closed form equals scipy's minimum of A N^-alpha + B D^-beta on 6 N D = C."""
-    flops = 5.76e23
-    table = derived.compute_optimal(chinchilla_fit, [flops]).filter(pl.col("quantity") == "params")
-    theta = {k: float(v[0, 0]) for k, v in chinchilla_fit.draws.items()}
-
-    def loss(log_n):
-        n = np.exp(log_n)
-        return theta["A"] * n ** -theta["alpha"] + theta["B"] * (flops / (6 * n)) ** -theta["beta"]
-
-    best = optimize.minimize_scalar(loss, bounds=(np.log(1e8), np.log(1e13)), method="bounded", options={"xatol": 1e-10})
-    assert table["median"][0] == pytest.approx(np.exp(best.x), rel=1e-4)
-
-
-def test_compute_optimal_intervals_over_draws(nuts):
-    table = derived.compute_optimal(nuts, [1e21, 1e24], levels=(0.9,))
-    assert table.height == 6
-    assert (table["lo90"] < table["median"]).all() and (table["median"] < table["hi90"]).all()
-
-
-def test_effective_fraction_closed_form():
-    """f(p) = p + c1 p^c2 (1-p)^c3 on known draws (Fernandes et al. 2023, eq. 6)."""
-    rng = np.random.default_rng(0)
-    draws = {name: rng.uniform(0.2, 1.5, (50, 2)) for name in ("beta", "alpha", "Linf", "c1", "c2", "c3")}
-    fit = Fit(law=laws.get("multilingual"), coords={"target": ("de", "fr"), "domain": ("de", "fr")}, draws=draws,
-              method="bootstrap", noise=np.full((50, 2), 0.01))
-    p = 0.3
-    expected = p + draws["c1"] * p ** draws["c2"] * (1 - p) ** draws["c3"]
-    table = derived.effective_fraction(fit, [p], levels=(0.9,))
-    np.testing.assert_allclose(table["median"], np.median(expected, axis=0), rtol=1e-12)
-    np.testing.assert_allclose(table["hi90"], np.quantile(expected, 0.95, axis=0), rtol=1e-12)
-    n_eff = derived.effective_params(fit, [1e8], [p])
-    np.testing.assert_allclose(n_eff["mean"], 1e8 * expected.mean(axis=0), rtol=1e-12)
 
 
 def _shared_exponent_runs(targets=8, alpha=0.3, seed=0):
@@ -193,6 +133,60 @@ def test_partial_pooling_sharpens_a_shared_exponent():
         assert ((lo <= alpha) & (alpha <= hi)).sum() >= 6, hierarchical
     assert widths[True] < 0.6 * widths[False]
     assert spreads[True] < spreads[False] / 3
+
+
+# -- calibration by simulation with known truth ----------------------------------------------------
+
+TRUTH = {"E": 1.8, "A": 400.0, "B": 2000.0, "alpha": 0.34, "beta": 0.37}
+NOISE = 0.02
+DATASETS = 8
+
+
+def _simulated(seed: int):
+    """5 sizes x 6 token counts below 1e9 params (fitted) and 4 runs at 2-4e9 (held out)."""
+    rng = np.random.default_rng(seed)
+    small = [(n, d) for n in np.geomspace(5e7, 8e8, 5) for d in np.geomspace(1e9, 1e11, 6)]
+    large = [(n, 20 * n) for n in (2e9, 3e9, 4e9, 4e9)]
+    rows = []
+    for k, (n, d) in enumerate(small + large):
+        loss = TRUTH["E"] + TRUTH["A"] / n ** TRUTH["alpha"] + TRUTH["B"] / d ** TRUTH["beta"]
+        rows.append({"run_id": f"r{k}", "params": n, "tokens": d, "target": "sim", "loss": loss * np.exp(NOISE * rng.standard_normal())})
+    table = runs.read(pl.DataFrame(rows))
+    return table.select(where=pl.col("params") < 1e9), table.select(where=pl.col("params") >= 1e9)
+
+
+@pytest.fixture(scope="module")
+def study():
+    law = laws.get("chinchilla")
+    covered, predicted = [], []
+    for seed in range(DATASETS):
+        fitted, held_out = _simulated(seed)
+        fit = fit_nuts(fitted, law, chains=2, draws=150, warmup=150, likelihood="normal", seed=seed)
+        for name in ("E", "alpha", "beta"):
+            lo, hi = np.quantile(fit.draws[name][:, 0], [0.05, 0.95])
+            covered.append(lo <= TRUTH[name] <= hi)
+        pred = fit.predict(held_out.frame.select("params", "tokens", "target", "loss"), levels=(0.9,))
+        predicted.extend(((pred["loss"] >= pred["pred_lo90"]) & (pred["loss"] <= pred["pred_hi90"])).to_list())
+    return np.array(covered), np.array(predicted)
+
+
+def _two_sided_bounds(n: int, p: float, alpha: float = 0.01):
+    return stats.binom.ppf(alpha / 2, n, p), stats.binom.ppf(1 - alpha / 2, n, p)
+
+
+def test_parameter_intervals_cover_the_truth(study):
+    covered, _ = study
+    lo, hi = _two_sided_bounds(covered.size, 0.9)  # 24 trials (not independent across params: loose)
+    assert lo <= covered.sum() <= hi
+
+
+def test_predictive_intervals_cover_held_out_larger_runs(study):
+    _, predicted = study
+    lo, hi = _two_sided_bounds(predicted.size, 0.9)
+    assert lo <= predicted.sum() <= hi
+
+
+# -- command line ---------------------------------------------------------------------------------
 
 
 def test_cli_fit_nuts_then_predict_and_evaluate(nuts, tmp_path, capsys):

@@ -1,52 +1,15 @@
-"""Sweeps: configs, mixture designs, run-table rows, resume, the CLI preset, the Ray executor."""
+"""proxy/sweep.py: configs, run-table rows, resume, content-hash run ids, the CLI preset. The sweep is
+the session's ``swept`` fixture (conftest), shared with test_proxy_executors."""
 
 import numpy as np
 import polars as pl
 import pytest
 
+from _support import SWEEP_CONFIG as CONFIG
+from _support import CountingExecutor
 from scalemix.cli import main
 from scalemix.errors import ScalemixError
-from scalemix.proxy import corpus, executors, mixtures, sweep
-
-CONFIG = """
-name = "test"
-[corpus]
-source = "synthetic"
-langs = ["de", "en", "fr"]
-n_segments = 400
-[model]
-n_layers = 1
-seq_len = 32
-[train]
-steps = 30
-[[cohort]]
-name = "lm"
-mode = "lm"
-domains = ["de", "en", "fr"]
-d_model = [16]
-seeds = [0]
-mixture = { design = "dirichlet", n = 2, alpha = 1.0, seed = 4 }
-"""
-
-
-class CountingExecutor(executors.InlineExecutor):
-    def __init__(self):
-        self.runs = 0
-
-    def run(self, fn, jobs):
-        for job, rows in super().run(fn, jobs):
-            self.runs += len(job.runs)
-            yield job, rows
-
-
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sweep")
-    (path / "s.toml").write_text(CONFIG)
-    config = sweep.load_config(path / "s.toml")
-    first = CountingExecutor()
-    table = sweep.run_sweep(config, path / "runs.parquet", first, progress=False, say=lambda m: None)
-    return config, path, table, first
+from scalemix.proxy import corpus, mixtures, sweep
 
 
 def test_rows_follow_the_run_table_format(swept):
@@ -90,18 +53,6 @@ def test_cohorts_with_other_domains_get_zero_weight():
     assert frame["w.de-en"].to_list() == [0.0, 1.0] and frame["w.en-de"].to_list() == [1.0, 0.0]
 
 
-def test_mixture_designs():
-    np.testing.assert_allclose(mixtures.grid(["a", "b"], [0.1, 1.0]), [[0.1, 0.9], [1.0, 0.0]])
-    d = mixtures.dirichlet(["a", "b", "c"], n=500, alpha=2.0, seed=0)
-    np.testing.assert_allclose(d.sum(1), 1.0)
-    assert abs(d[:, 0].mean() - 1 / 3) < 5 * np.sqrt(2 / 63 / 500)  # Var of a Dirichlet(2,2,2) margin: 2/63
-    np.testing.assert_allclose(mixtures.from_list(["a", "b"], [[1, 3], {"b": 2.0}]), [[0.25, 0.75], [0, 1]])
-    with pytest.raises(ScalemixError, match="exactly 2 domains"):
-        mixtures.grid(["a", "b", "c"], [0.5])
-    with pytest.raises(ScalemixError, match="unknown domains"):
-        mixtures.from_list(["a"], [{"z": 1}])
-
-
 def test_bad_config_names_file_key_and_fix(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(CONFIG.replace("steps = 30", "stepz = 30"))
@@ -128,19 +79,6 @@ def test_cli_cpu_tiny_preset(tmp_path, capsys):
     table = pl.read_csv(out)
     assert table.height == 8 and set(table["target"]) == {"en-de", "en-fr"}
     assert (table["loss"] < 5.0).all()
-
-
-@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # Ray starts its processes while JAX runs
-def test_ray_executor_on_a_local_ray(swept, tmp_path):
-    """Starts a one-CPU local Ray (13 s on a quiet 2-core machine): the same rows as the inline executor."""
-    ray = pytest.importorskip("ray", reason="the Ray executor needs the optional extra scalemix[ray]")
-    config, path, table, _ = swept
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        got = sweep.run_sweep(config, tmp_path / "ray.parquet", executors.RayExecutor(), progress=False, say=lambda m: None)
-    finally:
-        ray.shutdown()
-    np.testing.assert_allclose(got.sort(["run_id", "target"])["loss"], table.sort(["run_id", "target"])["loss"], rtol=1e-4)
 
 
 def test_a_job_refuses_data_that_changed_since_planning(swept):

@@ -34,6 +34,8 @@ _PREDICTION_HEADERS = {
     **dict(zip(intervals.columns(0.5), ("50% lo", "50% hi"))),
     **dict(zip(intervals.columns(0.9), ("90% lo", "90% hi"))),
     **dict(zip(intervals.columns(0.9, predictive=True), ("predictive 90% lo", "predictive 90% hi"))),
+    "beyond_params": "decades beyond N", "beyond_tokens": "decades beyond D", "beyond_compute": "decades beyond C",
+    "mixture_distance": "mixture distance", "beyond_evidence": "beyond the backtest's evidence",
 }
 
 

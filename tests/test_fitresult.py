@@ -1,0 +1,44 @@
+"""fitresult.py: a Fit saved and loaded back (JSON + npz, NetCDF for a posterior; no pickle) is the same
+fit, draw for draw."""
+
+import numpy as np
+import pytest
+
+from _support import mixing_fit
+from scalemix import laws
+from scalemix.fitresult import Fit
+
+
+def test_save_load_round_trip_is_exact(chinchilla_fit, tmp_path):
+    loaded = Fit.load(chinchilla_fit.save(tmp_path / "fit"))
+    assert loaded.law is laws.get("chinchilla")
+    assert loaded.coords == chinchilla_fit.coords and loaded.method == "point"
+    for name, value in chinchilla_fit.draws.items():
+        np.testing.assert_array_equal(loaded.draws[name], value)
+    np.testing.assert_array_equal(loaded.noise, chinchilla_fit.noise)
+    assert loaded.to_dict()["params"] == chinchilla_fit.to_dict()["params"]
+    query = {"params": [7e10, 1e9], "tokens": [1.4e12, 2e10]}
+    assert loaded.predict(query).equals(chinchilla_fit.predict(query))
+
+
+def test_save_load_round_trips_the_inference_data(nuts, tmp_path):
+    loaded = Fit.load(nuts.save(tmp_path / "fit"))
+    for group in ("posterior", "log_likelihood", "sample_stats", "observed_data"):
+        original, back = getattr(nuts.inference_data, group), getattr(loaded.inference_data, group)
+        for name in original.data_vars:
+            np.testing.assert_array_equal(original[name].values, back[name].values)
+    assert list(loaded.inference_data.posterior["alpha"].dims) == ["chain", "draw", "target"]
+    assert loaded.summary().equals(nuts.summary())
+
+
+def test_predict_over_known_draws_is_the_law_in_closed_form():
+    """Mixing law L = c + k exp(t . w) (Ye et al. 2024) over 3 known draws: mean and median over draws."""
+    t = np.array([[[-1.0, 0.5]], [[-2.0, 0.0]], [[0.5, -0.5]]])
+    fit = mixing_fit(t, c=1.0, k=2.0)
+    w = np.array([0.4, 0.6])
+    predicted = fit.predict({"w.a": [w[0]], "w.b": [w[1]]}, levels=(0.9,))
+    by_draw = 1.0 + 2.0 * np.exp(t[:, 0, :] @ w)
+    assert predicted["target"].to_list() == ["y0"]
+    assert predicted["mean"][0] == pytest.approx(by_draw.mean(), rel=1e-9)
+    assert predicted["median"][0] == pytest.approx(np.median(by_draw), rel=1e-9)
+    assert predicted["lo90"][0] == pytest.approx(np.quantile(by_draw, 0.05), rel=1e-9)
