@@ -105,7 +105,8 @@ class Fit:
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape every method shares: law, method, objective, params by name, diagnostics."""
+        """The JSON shape every method shares: law, method, objective, params by name, diagnostics and the
+        extrapolation term (``discrepancy``, or None)."""
         params = {}
         for row in self.summary().iter_rows(named=True):
             name = row.pop("parameter")
@@ -119,6 +120,7 @@ class Fit:
             "objective": _json_number(self.diagnostics.get("objective")),
             "params": params,
             "diagnostics": {k: v for k, v in self.diagnostics.items() if k != "per_parameter"},
+            "discrepancy": None if self.discrepancy is None else self.discrepancy.to_dict(),
             "provenance": self.provenance,
         }
 
