@@ -122,6 +122,14 @@ def loo_warning(model: str, bad_runs: int) -> str:
     return f"{model}: {bad_runs} run(s) with Pareto k > {PARETO_K_LIMIT}, LOO is unreliable there"
 
 
+def backtest_warnings(discrepancy) -> list[str]:
+    """A warning when some backtest cuts behind an extrapolation term were fitted without converging."""
+    if discrepancy is None or not discrepancy.unconverged_cuts:
+        return []
+    return [f"{discrepancy.unconverged_cuts} of {discrepancy.cuts} backtest fits behind the extrapolation term stopped "
+            "before converging: the term's growth rate may be off; raise max_iter or check the smaller runs"]
+
+
 def extrapolation_warnings(predictions: Sequence[dict], discrepancy) -> list[str]:
     """A warning when predictions lie beyond where the fit's backtest has evidence (``beyond_evidence``)."""
     far = [p for p in predictions if p.get("beyond_evidence")]
@@ -159,6 +167,6 @@ def reading_notes(summary: pl.DataFrame, n_draws: int) -> list[str]:
 
 __all__ = [
     "BASIN_RTOL", "ESS_PER_CHAIN", "PARETO_K_LIMIT", "RAN_OFF_PRIOR_SDS", "RHAT_LIMIT", "VANISHING", "WIDE_RATIO",
-    "bootstrap_warnings", "extrapolation_warnings", "listing", "loo_warning", "mcmc_warnings", "parameter_warning", "point_warnings",
+    "backtest_warnings", "bootstrap_warnings", "extrapolation_warnings", "listing", "loo_warning", "mcmc_warnings", "parameter_warning", "point_warnings",
     "ran_off_warning", "reading_notes", "svi_warnings",
 ]

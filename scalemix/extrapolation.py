@@ -80,7 +80,8 @@ class Discrepancy:
     noise and a t-distributed discrepancy whose scale makes up the rest of ``s(d)``:
     ``sqrt(max(s(d)^2 - sigma^2 - var_draws, 0))`` (:meth:`extra_scale`). The backtest scored ``residuals``
     runs over ``cuts`` origins, the farthest ``evidence`` decades beyond its cut: a query farther than that
-    lies beyond where the backtest has evidence."""
+    lies beyond where the backtest has evidence. ``unconverged_cuts`` of those cuts' point fits stopped
+    before converging (their residuals still count; the fit warns)."""
 
     axis: str
     rate: float
@@ -89,6 +90,7 @@ class Discrepancy:
     evidence: float
     cuts: int
     residuals: int
+    unconverged_cuts: int = 0
 
     def scale(self, distance, sigma) -> np.ndarray:
         """``s(d)`` for distances ``d`` and noise scales ``sigma`` (broadcast)."""

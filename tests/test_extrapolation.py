@@ -57,3 +57,12 @@ def test_crps_from_dense_quantiles_matches_the_gaussian_closed_form():
     z = (y - mu) / sd
     closed = sd * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi))  # Gneiting & Raftery eq. 5
     assert crps(y, quantiles, probabilities) == pytest.approx(closed.mean(), rel=2e-3)
+
+
+def test_unconverged_backtest_fits_are_warned_about():
+    from scalemix import diagnostics
+
+    clean = Discrepancy(axis="compute", rate=0.01, noise_factor=1.0, df=4.0, evidence=1.0, cuts=5, residuals=50)
+    assert diagnostics.backtest_warnings(clean) == [] and diagnostics.backtest_warnings(None) == []
+    (warning,) = diagnostics.backtest_warnings(Discrepancy(**{**clean.to_dict(), "unconverged_cuts": 2}))
+    assert warning.startswith("2 of 5 backtest fits")

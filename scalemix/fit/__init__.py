@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+from scalemix import diagnostics as checks
 from scalemix import laws
 from scalemix.errors import FitError
 from scalemix.fit import discrepancy
@@ -42,7 +43,9 @@ def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str]
     if not extrapolation:
         return result
     learned, note = discrepancy.learn(table, law, seed=options.get("seed", 0), delta=options.get("delta", 1e-3))
-    return dataclasses.replace(result, discrepancy=learned, diagnostics={**result.diagnostics, "extrapolation": note})
+    warned = result.diagnostics.get("warnings", []) + checks.backtest_warnings(learned)
+    return dataclasses.replace(result, discrepancy=learned,
+                               diagnostics={**result.diagnostics, "extrapolation": note, "warnings": warned})
 
 
 __all__ = ["METHODS", "fit", "fit_bootstrap", "fit_nuts", "fit_point", "fit_svi"]

@@ -78,8 +78,9 @@ def learn(table, law, *, by: Sequence[str] | None = None, cuts: int = 5, seed: i
                       f"to fit law {law.name!r}")
     scored = pl.concat(residuals)
     rate, factor = _max_likelihood(scored)
+    unconverged = sum(not bool(r["converged"][0]) for r in residuals)
     discrepancy = Discrepancy(axis=axis, rate=rate, noise_factor=factor, df=DF, evidence=float(scored["distance"].max()),
-                              cuts=len(residuals), residuals=scored.height)
+                              cuts=len(residuals), residuals=scored.height, unconverged_cuts=unconverged)
     return discrepancy, (f"learned from {scored.height} runs scored beyond {len(residuals)} backtest cut(s) along {', '.join(by)} "
                          f"(up to {discrepancy.evidence:.2g} decades out): {rate:.3g} per decade, noise x{factor:.3g}")
 
@@ -98,7 +99,9 @@ def _score_cut(problem: Problem, scales: np.ndarray, cut: float, axis: str, seed
     fitted = FittedRange.of(problem.design.frame.filter(pl.Series(below)))
     distance = fitted.distances(problem.design.frame)[f"beyond_{axis}"]
     scored = ~below & np.isfinite(residuals) & np.isfinite(sigma)
-    return pl.DataFrame({"cut": np.full(scored.sum(), cut), "residual": residuals[scored],
+    converged = bool(search.converged[np.arange(len(problem.groups)), search.best].all())
+    return pl.DataFrame({"cut": np.full(scored.sum(), cut), "converged": np.full(scored.sum(), converged),
+                         "residual": residuals[scored],
                          "distance": distance[scored], "sigma": sigma[scored]})
 
 
