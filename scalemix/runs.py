@@ -13,9 +13,12 @@ What is fatal and what is set aside
 A problem with a run's *configuration* -- its id, ``params``, ``tokens``, step, seed or mixture weights,
 or with the file's structure (missing column, duplicate rows, runs that do not join) -- raises
 :class:`~scalemix.errors.RunTableError` with one line naming file, row (or run), column, value and the fix:
-a wrong configuration silently changes what a fit means. A problem with a *measurement* -- a missing,
-non-numeric, NaN, infinite or non-positive loss, as a crashed or diverged run leaves in a log -- sets that
-row aside into ``RunTable.rejected`` with its reason and counts it in ``RunTable.notes``; pass
+a wrong configuration silently changes what a fit means. That includes counts outside
+[``MIN_COUNT``, ``MAX_COUNT``], a step or seed beyond ``MAX_WHOLE``, a blank or whitespace-padded run, target
+or domain name, a header naming a column twice, and a run whose rows disagree on its params, seed, weights
+or (at one step) tokens. A problem with a *measurement* -- a missing, non-numeric, NaN, infinite,
+non-positive or implausibly large (above ``MAX_LOSS``) loss, as a crashed or diverged run leaves in a log --
+sets that row aside into ``RunTable.rejected`` with its reason and counts it in ``RunTable.notes``; pass
 ``strict=True`` to make it fatal too. Mixture weights that sum to within 1e-2 of 1 (rounded shares) are
 renormalised and counted in the notes; further from 1 they are an error.
 """
@@ -43,6 +46,30 @@ WEIGHT_PREFIX = "w."
 
 WEIGHT_SUM_TOLERANCE = 1e-2
 """Weights summing to within this of 1 are renormalised (with a note); further away they are an error."""
+
+MAX_LOSS = 1e6
+"""A loss above this is not a measurement: its row is set aside (reason ``loss is above MAX_LOSS = 1e+06``).
+
+No language-model loss comes near it in any unit a log carries (``loss_unit`` is free text): a
+cross-entropy in nats or bits per token or byte is at most about log2 of the vocabulary at initialisation
+(20 bits for a million tokens) and tens to hundreds after a divergence, and a perplexity starts at about
+the vocabulary size (5e4 to 3e5 for today's tokenisers). What lies above is a unit mistake or a sentinel
+such as 1e308 or the float maximum written for 'no value'."""
+
+MAX_COUNT = 1e20
+"""``params`` or ``tokens`` above this are an error (a unit mistake, e.g. FLOPs in the tokens column).
+
+The largest models have about 1e13 parameters and the largest training sets about 1e14 tokens, so no run
+counted in ones comes near 1e20; and below it, 6 N D (< 1e41) and N ** alpha, D ** beta for any exponent
+up to 15 (< 1e300) stay finite in float64."""
+
+MIN_COUNT = 1e-20
+"""``params`` or ``tokens`` below this (but positive) are an error: the mirror of :data:`MAX_COUNT`, so that
+N ** -alpha stays finite too, and far below any count written in millions or billions."""
+
+MAX_WHOLE = 2**53
+"""A ``step`` or ``seed`` beyond +-2**53 (about 9.0e15) is an error: both are read as float64 (a CSV may
+write ``200.0``) and stored as Int64, and float64 holds every whole number exactly only up to 2**53."""
 
 _ROUND_OFF = 1e-9  # sums this close to 1 are float round-off, left as they are and not counted
 _STANDARD = ("run_id", "params", "tokens", "step", "seed", "target", "loss")
@@ -207,6 +234,11 @@ def _check_option_types(options: Mapping[str, Any], origin: str, known: Mapping[
 
 def _parse_options(options: Mapping[str, Any], origin: str) -> _Options:
     _check_option_types(options, origin, _OPTION_TYPES)
+    for key in ("target", "loss_unit"):
+        problem = _name_problem(options[key]) if key in options else None
+        if problem:
+            fix = "give a name, with no whitespace at its ends"
+            raise RunTableError(f"{origin}: option {key}={options[key]!r} {problem}; {fix}")
     if "ignore_columns" in options:
         options = {**options, "ignore_columns": tuple(options["ignore_columns"])}
     return _Options(**options)
@@ -261,8 +293,7 @@ def read(source: Any, **options: Any) -> RunTable:
     if isinstance(source, pl.DataFrame):
         return _read_frame(source, "<polars frame>", _parse_options(options, "read()"))
     if _is_pandas_frame(source):
-        frame = pl.from_pandas(source, include_index=True, nan_to_null=False)
-        return _read_frame(frame, "<pandas frame>", _parse_options(options, "read()"))
+        return _read_frame(_from_pandas(source), "<pandas frame>", _parse_options(options, "read()"))
     if not isinstance(source, (str, Path)):
         raise RunTableError(
             f"read() cannot take a {type(source).__name__}; pass a dataset name, a file path or a DataFrame"
@@ -298,6 +329,39 @@ def _read_dataset(name: str) -> RunTable:
 def _is_pandas_frame(obj: Any) -> bool:
     pandas = sys.modules.get("pandas")  # if pandas was never imported, obj cannot be a pandas frame
     return pandas is not None and isinstance(obj, pandas.DataFrame)
+
+
+def _from_pandas(frame: Any) -> pl.DataFrame:
+    """A pandas frame as a polars one, built column by column: ``pl.from_pandas`` needs pyarrow, which the
+    base install lacks.
+
+    A named or non-default index becomes leading column(s), named as ``reset_index`` names them. A numpy
+    numeric or datetime column keeps its values (float NaN stays NaN, so a NaN loss is reported as NaN); in
+    any other column (text, categories, nullable dtypes) a missing value becomes null, and a column mixing
+    text with other values becomes text. Column names that repeat (as text) are an error.
+    """
+    pandas = sys.modules["pandas"]
+    if frame.index.names != [None] or not frame.index.equals(pandas.RangeIndex(len(frame))):
+        frame = frame.reset_index()
+    names = [str(c) for c in frame.columns]
+    repeated = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if repeated is not None:
+        raise RunTableError(f"<pandas frame>: column {repeated!r} appears more than once; rename or drop the repeat")
+    return pl.DataFrame([_from_pandas_column(name, frame.iloc[:, i]) for i, name in enumerate(names)])
+
+
+def _from_pandas_column(name: str, column: Any) -> pl.Series:
+    """One pandas column as a polars series (see :func:`_from_pandas`)."""
+    pandas = sys.modules["pandas"]
+    if not pandas.api.types.is_extension_array_dtype(column.dtype) and column.dtype.kind in "biufmM":
+        return pl.Series(name, column.to_numpy())
+    values = [None if missing else value for value, missing in zip(column.tolist(), column.isna().tolist())]
+    if all(isinstance(v, str) for v in values if v is not None) or not any(isinstance(v, str) for v in values):
+        try:
+            return pl.Series(name, values)
+        except (TypeError, ValueError, pl.exceptions.PolarsError):
+            pass  # values polars cannot hold as one type: keep them as text
+    return pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.Utf8)
 
 
 def _read_path(path: Path, options: _Options) -> RunTable:
@@ -359,6 +423,7 @@ def _read_frame(metrics: pl.DataFrame, label: str, options: _Options) -> RunTabl
     frame = _long_losses(frame, label, options)
     frame = _standard_columns(frame, label, options)
     _check_unique_rows(frame, label)
+    _check_run_constants(frame, label)
     kept, rejected = _split_bad_losses(frame, label, options.strict)
     notes = [n for n in (renormalised, ignored, _rejected_note(rejected, frame.height)) if n]
     return RunTable(frame=kept, rejected=rejected, notes=tuple(notes), source=label, loss_unit=options.loss_unit)
@@ -387,11 +452,28 @@ def _prepare(frame: pl.DataFrame, label: str, key: str, ignored: Sequence[str]) 
             "rename the column holding run ids to 'run_id' or pass run_id= / join="
         )
     frame = frame.drop([c for c in ignored if c in frame.columns])
+    _check_unique_headers(frame, label)
     frame = frame.with_row_index(_ROW, offset=1).with_columns(
         pl.col(_ROW).cast(pl.Int64), pl.col(key).cast(pl.Utf8).alias(_RUN)
     )
     _require(frame, label, {key: pl.col(_RUN).is_null()}, "is empty", "give every row a run id")
+    _require_names(frame, label, {key: pl.col(_RUN)}, "give every row a run id")
     return frame
+
+
+_REPEATED_HEADER = re.compile(r"(.+)_duplicated_\d+")
+"""How polars names the second and later columns of a header that repeats a name."""
+
+
+def _check_unique_headers(frame: pl.DataFrame, label: str) -> None:
+    """Raise if the file's header names a column twice (polars reads the repeat as ``<name>_duplicated_0``)."""
+    for column in frame.columns:
+        match = _REPEATED_HEADER.fullmatch(column)
+        if match and match.group(1) in frame.columns:
+            raise RunTableError(
+                f"{label}: column {match.group(1)!r} appears more than once in the header (read the second time "
+                f"as {column!r}); rename or drop the repeat, or leave it out with ignore_columns=[{column!r}]"
+            )
 
 
 def _mixture(
@@ -411,6 +493,13 @@ def _mixture(
         domains = {c: c.removeprefix(WEIGHT_PREFIX) for c in candidates if c.startswith(WEIGHT_PREFIX)}
     if not domains:
         return frame, ""
+    for column, domain in domains.items():
+        problem = _name_problem(domain)
+        if problem:
+            raise RunTableError(
+                f"{label}: column {column!r} gives the domain name {domain!r}, which {problem}; name each weight "
+                f"column {WEIGHT_PREFIX}<domain> (or pass weight_columns=), or drop it with ignore_columns=[{column!r}]"
+            )
     frame = _as_numbers(frame, label, list(domains), "write 0 for a domain the run did not train on")
     _require(frame, label, {c: pl.col(c) < 0 for c in domains}, "is a negative weight", "weights are shares >= 0")
     # a left fold, not pl.sum_horizontal: its summation order (hence the last bit) varies between runs
@@ -449,7 +538,8 @@ def _join_weights(
     Every run must be in both files; columns the files share must agree.
     """
     if key not in metrics.columns:
-        raise RunTableError(f"{label}: missing join column {key!r}; columns are: {_listing(metrics.columns)}")
+        columns = _listing(_file_columns(metrics))
+        raise RunTableError(f"{label}: missing join column {key!r}; columns are: {columns}")
     repeat = _first_repeat(weights, [_RUN])
     if repeat is not None:
         rows = " and ".join(str(weights[_ROW][i]) for i in repeat)
@@ -509,8 +599,8 @@ def _single_loss(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataF
     """``frame`` (one loss per row in a ``loss`` column) with its ``target`` column and ``__column``."""
     if "loss" not in frame.columns:
         raise RunTableError(
-            f"{label}: missing required column 'loss'; columns are: {_listing(frame.columns)}; name the loss "
-            "column 'loss', or pass loss_columns='<regex>' when each target has its own column"
+            f"{label}: missing required column 'loss'; columns are: {_listing(_file_columns(frame))}; name the "
+            "loss column 'loss', or pass loss_columns='<regex>' when each target has its own column"
         )
     if "target" in frame.columns and options.target is not None:
         raise RunTableError(f"{label}: has a 'target' column and target={options.target!r} was given; drop one")
@@ -525,6 +615,7 @@ def _single_loss(frame: pl.DataFrame, label: str, options: _Options) -> pl.DataF
         )
     frame = frame.with_columns(target.alias("target"), pl.lit("loss").alias(_COLUMN))
     _require(frame, label, {"target": pl.col("target").is_null()}, "is empty", "name the eval set of every row")
+    _require_names(frame, label, {"target": pl.col("target")}, "name the eval set of every row")
     return frame
 
 
@@ -546,19 +637,26 @@ def _standard_columns(frame: pl.DataFrame, label: str, options: _Options) -> pl.
         column = given or name
         if column not in frame.columns:
             raise RunTableError(
-                f"{label}: missing required column {column!r} ({name}); columns are: {_listing(frame.columns)}; "
-                f"add it, or pass {name}=<number> (the same for every run) or {name}='<column>'"
+                f"{label}: missing required column {column!r} ({name}); columns are: "
+                f"{_listing(_file_columns(frame))}; add it, or pass {name}=<number> (the same for every run) or "
+                f"{name}='<column>'"
             )
         sources.append(column)
         frame = frame.with_columns(pl.col(column).alias(name))
     frame = _as_numbers(frame, label, ["params", "tokens"], "write the count as a number, e.g. 1.5e9")
-    _require(
-        frame, label, {c: pl.col(c) <= 0 for c in ("params", "tokens")}, "is not positive", "counts must be > 0"
-    )
+    counts = ("params", "tokens")
+    _require(frame, label, {c: pl.col(c) <= 0 for c in counts}, "is not positive", "counts must be > 0")
+    units = "check the column's units (a count of parameters or tokens, not e.g. FLOPs or a log10)"
+    _require(frame, label, {c: pl.col(c) > MAX_COUNT for c in counts}, f"is above MAX_COUNT = {MAX_COUNT:g}", units)
+    _require(frame, label, {c: pl.col(c) < MIN_COUNT for c in counts}, f"is below MIN_COUNT = {MIN_COUNT:g}", units)
     integers = [c for c in ("step", "seed") if c in frame.columns]
     frame = _as_numbers(frame, label, integers, "write a whole number")
     whole = {c: pl.col(c) != pl.col(c).round() for c in integers}
     _require(frame, label, whole, "is not whole", "write a whole number")
+    huge = {c: pl.col(c).abs() > MAX_WHOLE for c in integers}
+    _require(frame, label, huge, "is beyond MAX_WHOLE = 2**53", "a step or seed is a whole number up to 9.0e15")
+    if "step" in integers:
+        _require(frame, label, {"step": pl.col("step") < 0}, "is negative", "steps count updates from 0")
     weights = sorted(c for c in frame.columns if c.startswith(WEIGHT_PREFIX))
     consumed = {_ROW, _RUN, _COLUMN, options.id_column, *sources, *_STANDARD, *weights}
     extras = [c for c in frame.columns if c not in consumed]
@@ -596,8 +694,32 @@ _LOSS_PROBLEMS: tuple[tuple[Callable[[pl.Expr, pl.Expr], pl.Expr], str], ...] = 
     (lambda raw, value: value.is_null(), "loss is not a number"),
     (lambda raw, value: value.is_nan(), "loss is NaN"),
     (lambda raw, value: value.is_infinite(), "loss is infinite"),
+    (lambda raw, value: value > MAX_LOSS, f"loss is above MAX_LOSS = {MAX_LOSS:g}"),
     (lambda raw, value: value <= 0, "loss is not positive"),
 )
+
+
+def _check_run_constants(frame: pl.DataFrame, label: str) -> None:
+    """Raise if a run's rows disagree on what is fixed for the run: its params, seed and mixture weights, and
+    its tokens at each step (every row, when there is no step column)."""
+    run = ["run_id"]
+    at_step = ["run_id", "step"] if "step" in frame.columns else run
+    fixed = {"params": run, "tokens": at_step, "seed": run}
+    fixed |= {c: run for c in frame.columns if c.startswith(WEIGHT_PREFIX)}
+    fixed = {c: keys for c, keys in fixed.items() if c in frame.columns}
+    differs = {c: pl.col(c).ne_missing(pl.col(c).first().over(keys)) for c, keys in fixed.items()}
+    found = _first_violation(frame, differs)
+    if found is None:
+        return
+    column, index = found
+    first = frame.with_row_index("__index").select(pl.col("__index").first().over(fixed[column]))[index, 0]
+    per_step = column == "tokens" and "step" in frame.columns
+    at = f" at step {frame['step'][index]}" if per_step else ""
+    raise RunTableError(
+        f"{label} rows {frame[_ROW][first]} and {frame[_ROW][index]} (run {frame['run_id'][index]!r}{at}), column "
+        f"{column!r}: values {frame[column][first]!r} and {frame[column][index]!r} differ; a run's {column} "
+        f"{'at a step ' if per_step else ''}is the same on every row: fix the value, or give the runs their own run_id"
+    )
 
 
 def _split_bad_losses(frame: pl.DataFrame, label: str, strict: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -665,14 +787,30 @@ def _regex_names(columns: Sequence[str], pattern: str, option: str, what: str, l
         )
     seen: dict[str, str] = {}
     for column, name in names.items():
-        if not name or name in seen:
+        problem = _name_problem(name)
+        if problem or name in seen:
             raise RunTableError(
                 f"{label}: {option}={pattern!r} gives column {column!r} the {what} name {name!r}"
-                f"{f', as it does {seen[name]!r}' if name in seen else ''}; make the group capture distinct, "
-                "non-empty names"
+                f"{f', which {problem}' if problem else f', as it does {seen[name]!r}'}; make the group capture "
+                "distinct names without whitespace around them"
             )
         seen[name] = column
     return names
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a run, target or domain ('is blank', 'has whitespace around it'), or None."""
+    if not name.strip():
+        return "is blank"
+    return "has whitespace around it" if name != name.strip() else None
+
+
+def _require_names(frame: pl.DataFrame, label: str, names: Mapping[str, pl.Expr], fix: str) -> None:
+    """Raise at the earliest row where a name (text expression, keyed by the column it comes from) is blank or
+    has whitespace around it (``" val"`` would be another target than ``"val"``)."""
+    _require(frame, label, {c: name.str.strip_chars() == "" for c, name in names.items()}, "is blank", fix)
+    padded = {c: name != name.str.strip_chars() for c, name in names.items()}
+    _require(frame, label, padded, "has whitespace around it", "write the name without it")
 
 
 def _as_numbers(frame: pl.DataFrame, label: str, columns: Sequence[str], fix: str) -> pl.DataFrame:
@@ -722,6 +860,11 @@ def _where(frame: pl.DataFrame, label: str, index: int) -> str:
     """'<file> row <n> (run <id>)' for the row at ``index``."""
     run = frame[_RUN][index]
     return f"{label} row {frame[_ROW][index]} ({'no run id' if run is None else f'run {run!r}'})"
+
+
+def _file_columns(frame: pl.DataFrame) -> list[str]:
+    """The columns of ``frame`` less the reader's own bookkeeping (row number, run id as text, loss column)."""
+    return [c for c in frame.columns if c not in (_ROW, _RUN, _COLUMN)]
 
 
 def _listing(names: Sequence[str] | pl.Series, limit: int = _LISTED) -> str:

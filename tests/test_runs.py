@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -88,6 +90,64 @@ def test_pandas_nan_loss_is_reported_as_nan_not_missing():
     frame = pd.DataFrame({"run_id": ["a", "b"], "params": [1e6, 1e6], "tokens": [1e9, 1e9], "loss": [3.0, math.nan]})
     table = read(frame, target="val")
     assert table.rejected["reason"].to_list() == ["loss is NaN"]
+
+
+READ_PANDAS_WITHOUT_PYARROW = """
+import json, sys
+sys.modules["pyarrow"] = None  # as on the base install, where pyarrow (test extra only) cannot be imported
+import pandas as pd
+import polars as pl
+from scalemix import runs
+
+frame = pd.read_csv(sys.argv[1], dtype={"run_id": str})
+try:
+    pl.from_pandas(frame)
+    from_pandas = "works"
+except Exception as error:
+    from_pandas = type(error).__name__
+table = runs.read(frame)
+print(json.dumps({"from_pandas": from_pandas, "fingerprint": table.fingerprint(),
+                  "rejected": table.rejected.select("row", "reason").rows()}))
+"""
+
+
+def test_pandas_frame_reads_without_pyarrow(good_csv, tmp_path):
+    path = write(tmp_path, "nan.csv", [*good_csv.read_text().splitlines(), "r3,1e6,1e9,val,nan,0.5,0.5,0.003"])
+    done = subprocess.run([sys.executable, "-c", READ_PANDAS_WITHOUT_PYARROW, str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["from_pandas"] != "works"  # the blocked pyarrow really is what pl.from_pandas needs
+    assert result["fingerprint"] == read(path).fingerprint() == read(good_csv).fingerprint()
+    assert result["rejected"] == [[5, "loss is NaN"]]
+
+
+def test_pandas_index_text_nullable_and_mixed_columns():
+    frame = pd.DataFrame(
+        {
+            "run_id": ["r1", "r2"],
+            "params": [1e6, 2e6],
+            "tokens": pd.array([10**9, None], dtype="Int64"),  # a nullable column: its missing value is null
+            "target": pd.Categorical(["val", "val"]),
+            "loss": pd.Series(["3.5", 2.5], dtype=object),  # text and numbers in one column
+            "note": ["first", None],
+        }
+    ).set_index("run_id")  # a named index is a column
+    with pytest.raises(RunTableError, match=r"<pandas frame> row 2 \(run 'r2'\), column 'tokens': the cell is empty"):
+        read(frame)
+    table = read(frame.fillna({"tokens": 10**9}))
+    assert table.frame.select("run_id", "params", "tokens", "target", "loss", "note").rows() == [
+        ("r1", 1e6, 1e9, "val", 3.5, "first"),
+        ("r2", 2e6, 1e9, "val", 2.5, None),
+    ]
+    unnamed = read(frame.reset_index().set_index(pd.Index([7, 8])).fillna({"tokens": 10**9}))
+    assert unnamed.frame["index"].to_list() == [7, 8]  # a non-default index is kept, named as reset_index names it
+
+
+def test_pandas_repeated_column_name_is_fatal():
+    frame = pd.DataFrame([["a", 1, 1, "v", 3.0, 3.5]], columns=["run_id", "params", "tokens", "target", "loss", "loss"])
+    with pytest.raises(RunTableError, match=r"<pandas frame>: column 'loss' appears more than once"):
+        read(frame)
 
 
 def test_params_tokens_and_target_from_options(tmp_path):
