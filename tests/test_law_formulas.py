@@ -32,6 +32,11 @@ def _chinchilla(theta, x):
     return t["E"] + t["A"] / x["params"] ** t["alpha"] + t["B"] / x["tokens"] ** t["beta"]
 
 
+def _kaplan(theta, x):
+    t = {k: np.asarray(v)[x["target"]] for k, v in theta.items()}
+    return t["E"] + ((t["A"] / x["params"]) ** t["gamma"] + t["B"] / x["tokens"]) ** t["beta"]
+
+
 def _multilingual(fraction):
     def loss(theta, x):
         t = {k: np.asarray(v)[x["target"]] for k, v in theta.items()}
@@ -79,6 +84,8 @@ def _bump(t, p):
 CASES = {
     "power": ("power", {}, POWER, {"params": N, "target": TARGET}, _power),
     "chinchilla": ("chinchilla", {}, {**SIZE, "alpha": [0.3473, -0.1]}, {"params": N, "tokens": D, "target": TARGET}, _chinchilla),
+    "kaplan": ("kaplan", {}, {"E": [1.7, 1.2], "A": [8.8e13, 1e10], "B": [5.4e13, 1e12], "gamma": [0.8, 1.2],
+                               "beta": [0.095, 0.25]}, {"params": N, "tokens": D, "target": TARGET}, _kaplan),
     "multilingual-power": (
         "multilingual", {"f": "power"}, {**POWER, "c1": [0.8, 0.3], "c2": [1.0, 1.2], "c3": [0.5, 0.7]},
         {"params": N, "own_weight": P, "target": TARGET}, _multilingual(_bump),

@@ -11,6 +11,7 @@ from scalemix.errors import FitError
 from scalemix.laws.base import Constraint, Inputs, Law, Layout, Param, interval, logsumexp_terms, positive, real, safe_power, unit
 from scalemix.laws.chinchilla import chinchilla, compute_optimal
 from scalemix.laws.family import multilingual_family
+from scalemix.laws.kaplan import kaplan
 from scalemix.laws.mixing import mixing
 from scalemix.laws.mixture import mixture_additive, mixture_joint
 from scalemix.laws.multilingual import effective_fraction, effective_params, multilingual, multilingual_per_weight
@@ -19,6 +20,7 @@ from scalemix.laws.power import power
 _REGISTRY: dict[str, Callable[..., Law]] = {
     "power": power,
     "chinchilla": chinchilla,
+    "kaplan": kaplan,
     "multilingual": multilingual,
     "multilingual-per-weight": multilingual_per_weight,
     "mixing": mixing,
