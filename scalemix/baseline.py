@@ -56,14 +56,11 @@ class Regressor:
 
     def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
         """Query rows (one per point and target) and the log of the predicted loss, ``[1, rows]``."""
-        frame = query_frame(query, self.targets)
         domains = self.coords["domain"]
+        frame = query_frame(query, self.targets, domains)
         missing = [f"w.{d}" for d in domains if f"w.{d}" not in frame.columns]
         if missing:
             raise FitError(f"the regressor reads the mixture; the query lacks column(s) {', '.join(missing[:5])}")
-        unknown = sorted(set(frame["target"].to_list()) - set(self.targets))
-        if unknown:
-            raise FitError(f"target(s) {', '.join(unknown[:5])} are not in this regressor; it knows {', '.join(self.targets)}")
         x = frame.select([f"w.{d}" for d in domains]).to_numpy().astype(float)
         targets = frame["target"].to_numpy()
         prediction = np.empty(frame.height)

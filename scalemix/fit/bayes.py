@@ -50,7 +50,7 @@ from scalemix import diagnostics as checks
 from scalemix._x64 import float64
 from scalemix.design import design, table_coords
 from scalemix.errors import FitError
-from scalemix.fit.point import fit_point, fitted_range
+from scalemix.fit.point import check_settings, fit_point, fitted_range
 from scalemix.fit.provenance import provenance
 from scalemix.fitresult import Fit
 from scalemix.laws import Inputs, Law, Layout
@@ -326,6 +326,7 @@ def fit_nuts(table, law, *, chains: int = 4, draws: int = 1000, warmup: int = 10
     Python warnings) on divergences, R-hat or ESS (:func:`scalemix.diagnostics.mcmc_warnings`).
     ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
     """
+    check_settings(seed=seed, chains=chains, draws=draws, warmup=warmup)
     with float64():
         setup = _setup(table, law, likelihood, hierarchical, init, seed)
         started = time.perf_counter()
@@ -346,6 +347,7 @@ def fit_svi(table, law, *, steps: int = 3000, draws: int = 1000, learning_rate: 
     ``diagnostics["pareto_k"]`` checks the guide against the posterior (:func:`_pareto_k`); above
     :data:`~scalemix.diagnostics.PARETO_K_LIMIT` it is a warning (also raised as a Python warning), as is
     an ELBO that is not finite."""
+    check_settings(seed=seed, steps=steps, draws=draws, learning_rate=learning_rate)
     with float64():
         setup = _setup(table, law, likelihood, hierarchical, init, seed)
         model = _model(setup.spec)

@@ -8,6 +8,8 @@ refits every resample from the point optimum, all in one vmapped program: B draw
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -15,6 +17,7 @@ import numpy as np
 
 from scalemix import diagnostics as checks
 from scalemix._x64 import float64
+from scalemix.errors import FitError
 from scalemix.extrapolation import FittedRange
 from scalemix.fit.problem import Problem, build
 from scalemix.fit.provenance import provenance
@@ -38,8 +41,11 @@ def fit_point(
     (``max_iter``). ``diagnostics["starts_in_best_basin"]`` counts starts that ended within
     :data:`~scalemix.diagnostics.BASIN_RTOL` of the best objective (a lower bound: screened-out starts
     count at their screening objective); ``diagnostics["warnings"]`` says when the best start did not
-    converge, found the optimum alone, or ran off to the edge of a parameter's range.
+    converge, found the optimum alone, or ran off to the edge of a parameter's range. Raises
+    :class:`~scalemix.errors.FitError` for settings no fit can run with (:func:`check_settings`).
     """
+    check_settings(delta=delta, seed=seed, max_iter=max_iter, screen_iter=screen_iter, refine=refine,
+                   random_starts=random_starts)
     with float64():
         problem = build(table, law)
         search = multistart(problem, problem.mask, delta=delta, max_iter=max_iter, seed=seed,
@@ -64,6 +70,29 @@ def fit_point(
         set_aside=problem.design.set_aside,
         fitted_range=fitted_range(problem.design.frame, problem.law),
     )
+
+
+_RATES = ("delta", "learning_rate")
+"""Fit settings that are real numbers (a Huber delta, a step size); every other one is a count."""
+_MAY_BE_ZERO = ("seed", "warmup")
+"""Counts that may be 0 (a seed; NUTS without adaptation, e.g. started from an adapted posterior)."""
+
+
+def check_settings(**settings: float | None) -> None:
+    """Refuse fit settings no fit can run with, before any fitting: :data:`_RATES` must be finite numbers
+    > 0, :data:`_MAY_BE_ZERO` whole numbers >= 0 and every other setting (iterations, starts, resamples, chains, draws,
+    steps) a whole number >= 1; ``None`` leaves a default. Raises :class:`~scalemix.errors.FitError` naming
+    the setting and its value. The one check of every fit method's settings (point, bootstrap, NUTS, SVI)."""
+    for name, value in settings.items():
+        if value is None:
+            continue
+        if name in _RATES:
+            rule, ok = "a finite number > 0", isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
+        else:
+            least = 0 if name in _MAY_BE_ZERO else 1
+            rule, ok = f"a whole number >= {least}", isinstance(value, numbers.Integral) and value >= least
+        if isinstance(value, bool) or not ok:
+            raise FitError(f"{name}={value!r} must be {rule}")
 
 
 def fitted_range(frame, law) -> FittedRange:
@@ -118,6 +147,7 @@ def _solve(problem: Problem, row_weights, starts, delta, max_iter):
 def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_iter: int = 200, seed: int = 0) -> Fit:
     """Bootstrap over runs: ``n_boot`` resamples of the run ids (with replacement), each refitted from
     the point optimum. Returns ``n_boot`` draws; the point fit's diagnostics are kept under ``point``."""
+    check_settings(delta=delta, seed=seed, max_iter=max_iter, n_boot=n_boot)
     point = fit_point(table, law, delta=delta, max_iter=max_iter, seed=seed)
     with float64():
         problem = build(table, law)

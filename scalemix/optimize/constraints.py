@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from scalemix.errors import OptimizeError
+from scalemix.runs import WEIGHT_SUM_TOLERANCE
 
 _TINY = 1e-300
 
@@ -52,22 +53,27 @@ def build(
     (domain -> tokens on disk) with ``max_epochs`` and the training budget ``tokens`` adds the caps
     ``w_d <= available_d * max_epochs / tokens`` (domains it omits are uncapped); ``kl_to`` (domain ->
     weight, renormalised) with strength ``kl`` adds ``kl * sum_d w_d log(w_d / prior_d)`` to the
-    objective. Raises :class:`OptimizeError` naming unknown domains or the bounds that cannot all hold.
+    objective. Raises :class:`OptimizeError` naming unknown domains, bounds outside [0, 1], a ``max_epochs``
+    or ``kl`` that is not a finite number (> 0, >= 0), or the bounds that cannot all hold.
     """
     domains = tuple(domains)
-    lower = _vector(domains, minimum or {}, 0.0, "--min")
-    upper = _vector(domains, maximum or {}, 1.0, "--max")
+    lower = _vector(domains, minimum or {}, 0.0, "--min", most=1.0)
+    upper = _vector(domains, maximum or {}, 1.0, "--max", most=1.0)
     upper = np.where(np.isin(domains, list(_known(domains, zero, "zero"))), 0.0, upper)
     if available_tokens:
         if not tokens:
             raise OptimizeError("repetition caps need the training budget: give tokens (--tokens D)")
+        if not (np.isfinite(max_epochs) and max_epochs > 0):
+            raise OptimizeError(f"max_epochs={max_epochs:g} is not a finite number > 0; allow one pass or more (--max-epochs 1)")
         caps = _vector(domains, available_tokens, np.inf, "--cap-from") * max_epochs / tokens
         upper = np.minimum(upper, caps)
     _check_feasible(domains, lower, upper)
+    if not (np.isfinite(kl) and kl >= 0):
+        raise OptimizeError(f"kl={kl:g} is not a finite number >= 0; give the KL strength (--kl) as 0 or more")
     prior = None
     if kl:
-        if kl < 0 or not kl_to:
-            raise OptimizeError(f"a KL penalty needs a strength >= 0 and a prior mixture (--kl-to); got kl={kl}")
+        if not kl_to:
+            raise OptimizeError(f"a KL penalty needs a prior mixture (--kl-to); got kl={kl:g} and none")
         prior = _vector(domains, kl_to, 0.0, "--kl-to")
         missing = [d for d, p, u in zip(domains, prior, upper) if p <= 0 and u > 0]
         if missing:
@@ -82,11 +88,13 @@ def build(
 def mixture(domains: Sequence[str], weights: Mapping[str, float], what: str = "mixture") -> np.ndarray:
     """A mixture given as domain -> weight (omitted domains 0), checked and renormalised to sum to 1.
 
-    Sums within 1% of 1 are renormalised (logged weights are often rounded); others are refused.
+    Sums within the run reader's :data:`~scalemix.runs.WEIGHT_SUM_TOLERANCE` of 1 are renormalised (logged
+    weights are often rounded); others are refused.
     """
     w = _vector(tuple(domains), weights, 0.0, what)
-    if np.any(w < 0) or abs(w.sum() - 1.0) > 1e-2:
-        raise OptimizeError(f"the {what} must be non-negative weights summing to 1; got sum {w.sum():.4g}")
+    if not abs(w.sum() - 1.0) <= WEIGHT_SUM_TOLERANCE:
+        raise OptimizeError(f"the {what} must be non-negative weights summing to 1; got sum {w.sum():.4g}, more than "
+                            f"{WEIGHT_SUM_TOLERANCE:g} away")
     return w / w.sum()
 
 
@@ -116,12 +124,16 @@ def _known(domains: tuple[str, ...], names, option: str) -> list[str]:
     return list(names)
 
 
-def _vector(domains: tuple[str, ...], values: Mapping[str, float], default: float, option: str) -> np.ndarray:
+def _vector(domains: tuple[str, ...], values: Mapping[str, float], default: float, option: str,
+            most: float = np.inf) -> np.ndarray:
+    """``values`` (domain -> number, known domains only, each in ``[0, most]``) in ``domains`` order, ``default``
+    where omitted."""
     values = {k.removeprefix("w."): float(v) for k, v in values.items()}
     _known(domains, values, option)
-    bad = [f"{k}={v:g}" for k, v in values.items() if not v >= 0]
+    bad = [f"{k}={v:g}" for k, v in values.items() if not 0 <= v <= most]
     if bad:
-        raise OptimizeError(f"{option}: weights and token counts must be >= 0; got {', '.join(bad[:5])}")
+        allowed = "weights in [0, 1]" if most == 1 else "numbers >= 0"
+        raise OptimizeError(f"{option}: the values must be {allowed}; got {', '.join(bad[:5])}")
     return np.array([values.get(d, default) for d in domains], dtype=float)
 
 

@@ -19,11 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 import polars as pl
 
+from scalemix import intervals
 from scalemix._x64 import float64
 from scalemix.errors import OptimizeError
 from scalemix.design import Scale
 from scalemix.optimize.objective import Objective
-from scalemix.optimize.optimal import bind, expected_fun
+from scalemix.optimize.optimal import bind, check_scale, check_steps, expected_fun
 from scalemix.optimize.solver import STEPS, Region, solve
 
 
@@ -45,16 +46,18 @@ def front(
     ``constraints`` as for :func:`scalemix.optimize.optimize`. Returns one row per (front point, target):
     ``point``, ``params``, ``tokens``, ``lambda.<target>``, ``w.<domain>``, ``target`` and
     ``Fit.predict``'s ``mean``, ``median``, ``lo<L>``/``hi<L>`` (credible band) and predictive
-    ``pred_lo<L>``/``pred_hi<L>``.
+    ``pred_lo<L>``/``pred_hi<L>``. Every size and budget is checked (:func:`~scalemix.optimize.optimal.check_scale`).
     """
     targets = list(dict.fromkeys(targets))
     if len(targets) < 2:
         raise OptimizeError(f"a front needs two or more targets (--targets a,b); got {targets}")
+    levels = intervals.check(levels)
+    check_steps(steps)
+    for name, given in (("params", params), ("tokens", tokens)):
+        if given is not None:
+            check_scale(name, given)
     problem = bind(fit, _first(params), _first(tokens), "mean", {t: 1.0 for t in targets}, **constraints)
-    sizes, budgets = np.broadcast_arrays(
-        np.atleast_1d(problem.scale.params if params is None else params).astype(float),
-        np.atleast_1d(problem.scale.tokens if tokens is None else tokens).astype(float),
-    )
+    sizes, budgets = _scales(problem.scale, params, tokens)
     lambdas = _lattice(len(targets), points)
     weights = np.zeros((len(lambdas), len(fit.targets)))
     weights[:, [fit.targets.index(t) for t in targets]] = lambdas
@@ -88,6 +91,17 @@ def _lattice(count: int, points: int) -> np.ndarray:
     slots = m + count - 1  # stars and bars: choose where the count - 1 bars go among the slots
     combos = [np.diff((-1, *bars, slots)) - 1 for bars in itertools.combinations(range(slots), count - 1)]
     return (np.array(combos, dtype=float) + 0.5) / (m + count / 2)
+
+
+def _scales(bound: Scale, params, tokens) -> tuple[np.ndarray, np.ndarray]:
+    """The sizes and budgets of the fronts: ``params`` and ``tokens`` (the ``bound`` problem's where not given)
+    broadcast against each other."""
+    sizes = np.atleast_1d(bound.params if params is None else params).astype(float)
+    budgets = np.atleast_1d(bound.tokens if tokens is None else tokens).astype(float)
+    if sizes.size != budgets.size and 1 not in (sizes.size, budgets.size):
+        raise OptimizeError(f"give one token budget or one per model size (--tokens); got {sizes.size} sizes and "
+                            f"{budgets.size} budgets")
+    return np.broadcast_arrays(sizes, budgets)
 
 
 def _first(value):

@@ -78,8 +78,12 @@ def build(
             raise OptimizeError(f"target weights apply to the mean or max objectives, not to target {objective!r}")
         chosen = {objective: 1.0}
     weights = _per_target(targets, chosen, 0.0, "objective")
-    if np.any(weights < 0) or weights.sum() <= 0:
-        raise OptimizeError(f"target weights must be >= 0 with a positive sum; got {dict(chosen)}")
+    if not (np.all(np.isfinite(weights)) and np.all(weights >= 0) and weights.sum() > 0):
+        raise OptimizeError(f"target weights must be finite numbers >= 0 with a positive sum; got {dict(chosen)}")
+    bad = {t: tau for t, tau in (ceilings or {}).items() if not (np.isfinite(tau) and tau > 0)}
+    if bad:
+        raise OptimizeError(f"a ceiling is a loss, a finite number > 0; got {', '.join(f'{t}={v:g}' for t, v in bad.items())} "
+                            "(--ceiling TARGET=LOSS)")
     tau = _per_target(targets, ceilings or {}, np.inf, "ceiling")
     return kind, Objective(weights / weights.sum(), tau)
 

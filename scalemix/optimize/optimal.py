@@ -9,6 +9,7 @@ the probability that it beats a baseline mixture.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Mapping, NamedTuple, Sequence
@@ -26,6 +27,8 @@ from scalemix.optimize import constraints as _constraints
 from scalemix.optimize import objective as _objective
 from scalemix.optimize.objective import Objective, losses, value, violation
 from scalemix.optimize.solver import STEPS, Region, solve
+from scalemix.predictor import COUNTS
+from scalemix.runs import MAX_COUNT, MIN_COUNT
 
 QUANTILES = (0.05, 0.95)
 
@@ -116,9 +119,11 @@ def optimize(
     name; ``ceilings`` (target -> tau) adds ``L_t <= tau_t``. ``constraints`` go to
     :func:`scalemix.optimize.constraints.build` (``minimum``, ``maximum``, ``zero``,
     ``available_tokens``, ``max_epochs``, ``kl_to``, ``kl``). ``baseline`` (domain -> weight) is the
-    mixture to compare with. Raises :class:`OptimizeError` for unknown targets/domains, infeasible bounds
-    or a law that does not depend on the mixture.
+    mixture to compare with. Raises :class:`OptimizeError` for unknown targets/domains, a scale or ``steps``
+    out of range (:func:`check_scale`, :func:`check_steps`), infeasible bounds or a law that does not
+    depend on the mixture.
     """
+    check_steps(steps)
     problem = bind(fit, params, tokens, objective, target_weights, ceilings, **constraints)
     base = None if baseline is None else _constraints.mixture(problem.domains, baseline, "baseline mixture")
     with float64():
@@ -199,6 +204,9 @@ class MixtureProblem:
 
 def bind(fit, params, tokens, objective="mean", target_weights=None, ceilings=None, **constraints) -> MixtureProblem:
     """Check a fit and the user's request against each other and bind them into a :class:`MixtureProblem`."""
+    for name, given in (("params", params), ("tokens", tokens)):
+        if given is not None:
+            check_scale(name, given)
     law = fit.law
     if "weighting" in law.dims:
         raise OptimizeError(
@@ -220,6 +228,23 @@ def bind(fit, params, tokens, objective="mean", target_weights=None, ceilings=No
         own=_objective.own_domains(law, fit.targets, domains),
         constraints=_constraints.build(domains, tokens=tokens, **constraints),
     )
+
+
+def check_scale(name: str, values) -> None:
+    """Refuse a model size (``name`` ``params``) or token budget (``tokens``), one value or several, that is
+    not a count in the run reader's [:data:`~scalemix.runs.MIN_COUNT`, :data:`~scalemix.runs.MAX_COUNT`],
+    naming it and its option."""
+    what, example = COUNTS[name]
+    for value in np.atleast_1d(np.asarray(values, dtype=float)):
+        if not MIN_COUNT <= value <= MAX_COUNT:
+            raise OptimizeError(f"{name}={value:g} is not a {what} from {MIN_COUNT:g} to {MAX_COUNT:g} (MIN_COUNT, "
+                                f"MAX_COUNT); give a count such as --{name} {example}")
+
+
+def check_steps(steps) -> None:
+    """Refuse a solver step count that is not a whole number >= 1."""
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise OptimizeError(f"steps={steps!r}: the solver needs a whole number of steps >= 1 (default {STEPS})")
 
 
 def _draw_fun(law, kind, theta, scale, own, objective):
@@ -258,4 +283,4 @@ def _objective_draws(law, kind, a: SolverArrays, w):
     return jax.vmap(lambda theta: value(kind, a.objective, losses(law, theta, w, a.scale, a.own)))(a.draws)
 
 
-__all__: Sequence[str] = ("Optimum", "optimize")
+__all__: Sequence[str] = ("Optimum", "check_scale", "check_steps", "optimize")
