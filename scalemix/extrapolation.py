@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from jax.scipy.stats import t as jax_t
 
+from scalemix._x64 import float64
 from scalemix.splits import SCALES, scale
 
 
@@ -99,6 +101,12 @@ class Discrepancy:
     def extra_scale(self, distance, sigma, var_draws) -> np.ndarray:
         """The discrepancy's own scale: what ``s(d)`` adds to the noise and to the spread of the draws."""
         return np.sqrt(np.maximum(self.scale(distance, sigma) ** 2 - np.square(sigma) - var_draws, 0.0))
+
+    def log_density(self, residual, distance, sigma) -> np.ndarray:
+        """Log density of log-loss residuals ``log y - log yhat`` at distances ``d`` under the term alone:
+        Student-t (``df``) with scale ``s(d)`` (what a leave-future-out backtest scores a law by)."""
+        with float64():
+            return np.asarray(jax_t.logpdf(np.asarray(residual, dtype=float), self.df, 0.0, self.scale(distance, sigma)))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -143,3 +143,27 @@ class CountingExecutor(executors.InlineExecutor):
         for job, rows in super().run(fn, jobs):
             self.runs += len(job.runs)
             yield job, rows
+
+
+# -- the command line's refusals (test_boundaries_*.py) ----------------------------------------------------
+
+
+def refused(capsys, argv, *named):
+    """Run ``scalemix ARGV`` through ``cli.main`` and check that it refused the input as a person should
+    see it: exit code 2, exactly one line on stderr, no traceback, and each of ``named`` (the file, field
+    or value at fault) in that line. Returns the line."""
+    import pytest
+
+    from scalemix.cli import main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main([str(arg) for arg in argv])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert stopped.value.code == 2, f"exit code {stopped.value.code} for {argv}: {err}"
+    assert len(lines) == 1, f"{len(lines)} stderr lines for {argv}:\n{err}"
+    assert "Traceback" not in err
+    for name in named:
+        assert str(name) in lines[0], f"{name!r} not named in: {lines[0]}"
+    return lines[0]

@@ -91,3 +91,15 @@ def swept(tmp_path_factory):
     first = CountingExecutor()
     table = sweep.run_sweep(config, path / "runs.parquet", first, progress=False, say=lambda m: None)
     return config, path, table, first
+
+
+@pytest.fixture(scope="session")
+def saved_point_fit(chinchilla_fit, tmp_path_factory):
+    """The shared Chinchilla point fit saved as a fit directory (the CLI's FIT argument)."""
+    return chinchilla_fit.save(tmp_path_factory.mktemp("saved") / "chin")
+
+
+@pytest.fixture(scope="session")
+def saved_mixture_fit(bootstrap_fit, tmp_path_factory):
+    """The shared multilingual bootstrap fit (targets de, fr; domains de, fr) saved as a fit directory."""
+    return bootstrap_fit.save(tmp_path_factory.mktemp("saved") / "ml")

@@ -1,6 +1,9 @@
 """fitresult.py: a Fit saved and loaded back (JSON + npz, NetCDF for a posterior; no pickle) is the same
 fit, draw for draw."""
 
+import dataclasses
+import json
+
 import numpy as np
 import pytest
 
@@ -19,6 +22,44 @@ def test_save_load_round_trip_is_exact(chinchilla_fit, tmp_path):
     assert loaded.to_dict()["params"] == chinchilla_fit.to_dict()["params"]
     query = {"params": [7e10, 1e9], "tokens": [1.4e12, 2e10]}
     assert loaded.predict(query).equals(chinchilla_fit.predict(query))
+
+
+def _same_bits(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_save_load_round_trips_every_field_bit_for_bit(bootstrap_fit, tmp_path):
+    """A bootstrap fit over two targets and two domains: draws, noise, coords, diagnostics and the rest."""
+    loaded = Fit.load(bootstrap_fit.save(tmp_path / "fit"))
+    assert loaded.draws.keys() == bootstrap_fit.draws.keys()
+    assert all(_same_bits(loaded.draws[k], v) for k, v in bootstrap_fit.draws.items())
+    assert _same_bits(loaded.noise, bootstrap_fit.noise)
+    assert loaded.coords == bootstrap_fit.coords == {"target": ("de", "fr"), "domain": ("de", "fr")}
+    assert loaded.diagnostics == bootstrap_fit.diagnostics and loaded.provenance == bootstrap_fit.provenance
+    assert (loaded.law.name, loaded.law.options) == (bootstrap_fit.law.name, bootstrap_fit.law.options)
+    assert (loaded.method, loaded.noise_df) == ("bootstrap", bootstrap_fit.noise_df)
+    assert loaded.set_aside.equals(bootstrap_fit.set_aside) and loaded.discrepancy == bootstrap_fit.discrepancy
+    assert loaded.fitted_range.to_dict() == bootstrap_fit.fitted_range.to_dict()
+
+
+def _checksum(folder) -> str:
+    return json.loads((folder / "fit.json").read_text())["checksum"]
+
+
+def test_the_checksum_is_stable_and_changes_with_one_ulp_of_one_draw_or_one_label(bootstrap_fit, tmp_path):
+    first = _checksum(bootstrap_fit.save(tmp_path / "a"))
+    assert first.startswith("sha256:") and len(first) == len("sha256:") + 64
+    assert _checksum(bootstrap_fit.save(tmp_path / "b")) == first
+    assert _checksum(Fit.load(tmp_path / "a").save(tmp_path / "resaved")) == first
+    alpha = bootstrap_fit.draws["alpha"].copy()
+    alpha[3, 1] = np.nextafter(alpha[3, 1], np.inf)
+    nudged = dataclasses.replace(bootstrap_fit, draws={**bootstrap_fit.draws, "alpha": alpha})
+    relabelled = dataclasses.replace(bootstrap_fit, coords={**bootstrap_fit.coords, "domain": ("fr", "de")})
+    noisier = dataclasses.replace(bootstrap_fit, noise=bootstrap_fit.noise * (1 + 1e-15))
+    others = [_checksum(fit.save(tmp_path / name)) for name, fit in
+              {"nudged": nudged, "relabelled": relabelled, "noisier": noisier}.items()]
+    assert len({first, *others}) == 4
 
 
 def test_save_load_round_trips_the_inference_data(nuts, tmp_path):

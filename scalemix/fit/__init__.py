@@ -14,7 +14,7 @@ from typing import Sequence
 from scalemix import diagnostics as checks
 from scalemix import laws
 from scalemix.errors import FitError
-from scalemix.fit import discrepancy
+from scalemix.fit import discrepancy, stacking
 from scalemix.fit.bayes import fit_nuts, fit_svi
 from scalemix.fit.point import fit_bootstrap, fit_point
 from scalemix.laws import Law
@@ -23,7 +23,7 @@ from scalemix.runs import RunTable, read
 METHODS = {"point": fit_point, "bootstrap": fit_bootstrap, "nuts": fit_nuts, "svi": fit_svi}
 
 
-def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str] | None = None,
+def fit(source, law: str | Law | Sequence[str | Law], *, method: str = "point", targets: Sequence[str] | None = None,
         extrapolation: bool = True, **options):
     """Fit ``law`` (a name or a :class:`~scalemix.laws.Law`) to the runs in ``source``.
 
@@ -31,21 +31,46 @@ def fit(source, law: str | Law, *, method: str = "point", targets: Sequence[str]
     spec, a polars or pandas frame); ``targets`` restricts the fit to those targets; ``options`` go to
     the method (``seed``, ``delta``, ``n_boot``, ...). With ``extrapolation`` (the default) the fit's
     :attr:`~scalemix.Fit.discrepancy` is learned by a backtest of point fits on the same runs
-    (:func:`scalemix.fit.discrepancy.learn`; its line is in ``diagnostics["extrapolation"]``).
+    (:mod:`scalemix.fit.discrepancy`; its line is in ``diagnostics["extrapolation"]``).
+
+    Given several laws (``["chinchilla", "kaplan"]``) it fits each and returns their
+    :class:`~scalemix.stack.Stack`, weighted by the leave-future-out scores of those backtests
+    (:mod:`scalemix.fit.stacking`): one predictor whose intervals carry the spread between the laws.
     """
     table = source if isinstance(source, RunTable) else read(source)
     if targets:
         table = table.select(targets=list(targets))
-    law = laws.get(law) if isinstance(law, str) else law
     if method not in METHODS:
         raise FitError(f"unknown fit method {method!r}; choose one of {', '.join(METHODS)}")
+    if isinstance(law, (str, Law)):
+        return _fit_one(table, _law(law), method, extrapolation, options)[0]
+    candidates = [_law(one) for one in law]
+    if len(candidates) < 2 or not extrapolation:
+        raise FitError(f"stacking needs two or more laws and their backtests (extrapolation on); got "
+                       f"{len(candidates)} law(s){'' if extrapolation else ' with extrapolation off'}")
+    fitted, scores = zip(*(_fit_one(table, one, method, True, options) for one in candidates))
+    for one, scored, result in zip(candidates, scores, fitted):
+        if scored is None:
+            raise FitError(f"cannot stack law {one.name!r}: {result.diagnostics['extrapolation']}")
+    return stacking.stack(fitted, scores)
+
+
+def _law(law: str | Law) -> Law:
+    return laws.get(law) if isinstance(law, str) else law
+
+
+def _fit_one(table: RunTable, law: Law, method: str, extrapolation: bool, options: dict):
+    """The fit of one law and, with ``extrapolation``, its backtest rows (``None`` where none could be
+    scored; the reason is then in ``diagnostics["extrapolation"]``)."""
     result = METHODS[method](table, law, **options)
     if not extrapolation:
-        return result
-    learned, note = discrepancy.learn(table, law, seed=options.get("seed", 0), delta=options.get("delta", 1e-3))
+        return result, None
+    scored, reason = discrepancy.backtest(table, law, seed=options.get("seed", 0), delta=options.get("delta", 1e-3))
+    learned = None if scored is None else discrepancy.from_scores(scored, discrepancy.axis_of(law))
+    note = reason if learned is None else discrepancy.describe(learned, (discrepancy.axis_of(law),))
     warned = result.diagnostics.get("warnings", []) + checks.backtest_warnings(learned)
     return dataclasses.replace(result, discrepancy=learned,
-                               diagnostics={**result.diagnostics, "extrapolation": note, "warnings": warned})
+                               diagnostics={**result.diagnostics, "extrapolation": note, "warnings": warned}), scored
 
 
 __all__ = ["METHODS", "fit", "fit_bootstrap", "fit_nuts", "fit_point", "fit_svi"]

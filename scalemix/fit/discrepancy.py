@@ -56,6 +56,24 @@ def learn(table, law, *, by: Sequence[str] | None = None, cuts: int = 5, seed: i
     (or why it could not be: a law of neither N nor D, too few distinct scales, too few rows below every
     cut). Cutting along compute alone gave the lowest interval scores on the real splits of
     ``benchmarks/bench_extrapolation.py --variants`` (against params, tokens, and the three pooled)."""
+    scored, reason = backtest(table, law, by=by, cuts=cuts, seed=seed, delta=delta)
+    if scored is None:
+        return None, reason
+    learned = from_scores(scored, axis_of(law))
+    return learned, describe(learned, by or (axis_of(law),))
+
+
+def describe(learned: Discrepancy, by: Sequence[str]) -> str:
+    """The line saying how a discrepancy was learned (``diagnostics["extrapolation"]``)."""
+    return (f"learned from {learned.residuals} runs scored beyond {learned.cuts} backtest cut(s) along {', '.join(by)} "
+            f"(up to {learned.evidence:.2g} decades out): {learned.rate:.3g} per decade, noise x{learned.noise_factor:.3g}")
+
+
+def backtest(table, law, *, by: Sequence[str] | None = None, cuts: int = 5, seed: int = 0,
+             delta: float = 1e-3) -> tuple[pl.DataFrame | None, str | None]:
+    """The rolling-origin residuals behind :func:`learn`: one row per run row scored above a cut (``cut``,
+    the fitted table's ``row``, ``residual``, ``distance``, ``sigma``, ``converged``) and ``None``; or ``None``
+    and the reason no cut could be scored. ``row`` indexes the rows the law fits (its design frame)."""
     axis = axis_of(law)
     if axis is None:
         return None, f"law {law.name!r} reads neither params nor tokens: there is no scale to backtest along"
@@ -76,13 +94,22 @@ def learn(table, law, *, by: Sequence[str] | None = None, cuts: int = 5, seed: i
     if not residuals:
         return None, (f"no backtest cut along {', '.join(by)} leaves enough runs (and two distinct scales) below it "
                       f"to fit law {law.name!r}")
-    scored = pl.concat(residuals)
+    return pl.concat(residuals), None
+
+
+def from_scores(scored: pl.DataFrame, axis: str) -> Discrepancy:
+    """The :class:`~scalemix.extrapolation.Discrepancy` that the backtest residuals ``scored`` (from
+    :func:`backtest`) give by maximum likelihood."""
     rate, factor = _max_likelihood(scored)
-    unconverged = sum(not bool(r["converged"][0]) for r in residuals)
-    discrepancy = Discrepancy(axis=axis, rate=rate, noise_factor=factor, df=DF, evidence=float(scored["distance"].max()),
-                              cuts=len(residuals), residuals=scored.height, unconverged_cuts=unconverged)
-    return discrepancy, (f"learned from {scored.height} runs scored beyond {len(residuals)} backtest cut(s) along {', '.join(by)} "
-                         f"(up to {discrepancy.evidence:.2g} decades out): {rate:.3g} per decade, noise x{factor:.3g}")
+    cuts = scored.group_by("cut").agg(pl.col("converged").first())
+    return Discrepancy(axis=axis, rate=rate, noise_factor=factor, df=DF, evidence=float(scored["distance"].max()),
+                       cuts=cuts.height, residuals=scored.height, unconverged_cuts=int((~cuts["converged"]).sum()))
+
+
+def cut_weights(scored: pl.DataFrame) -> np.ndarray:
+    """Per-row weights under which every backtest cut weighs as much as any other (they sum to the rows)."""
+    counts = scored.join(scored.group_by("cut").len(), on="cut", how="left")["len"].to_numpy().astype(float)
+    return scored.height / scored["cut"].n_unique() / counts
 
 
 def _score_cut(problem: Problem, scales: np.ndarray, cut: float, axis: str, seed: int, delta: float) -> pl.DataFrame | None:
@@ -101,16 +128,14 @@ def _score_cut(problem: Problem, scales: np.ndarray, cut: float, axis: str, seed
     scored = ~below & np.isfinite(residuals) & np.isfinite(sigma)
     converged = bool(search.converged[np.arange(len(problem.groups)), search.best].all())
     return pl.DataFrame({"cut": np.full(scored.sum(), cut), "converged": np.full(scored.sum(), converged),
-                         "residual": residuals[scored],
+                         "row": np.flatnonzero(scored), "residual": residuals[scored],
                          "distance": distance[scored], "sigma": sigma[scored]})
 
 
 def _max_likelihood(scored: pl.DataFrame) -> tuple[float, float]:
     """``(k, c0)`` maximising the cut-weighted Student-t likelihood of the residuals (see the module)."""
     r, d, sigma = (scored[c].to_numpy()[:, None, None] for c in ("residual", "distance", "sigma"))
-    counts = scored.group_by("cut").len()
-    weight = scored.join(counts, on="cut", how="left")["len"].to_numpy().astype(float)
-    weight = (1.0 / weight) * scored.height / scored["cut"].n_unique()
+    weight = cut_weights(scored)
 
     def best(rates, factors):
         s = np.hypot(factors[None, None, :] * sigma, rates[None, :, None] * d)  # [rows, rates, factors]
@@ -125,4 +150,4 @@ def _max_likelihood(scored: pl.DataFrame) -> tuple[float, float]:
     return float(rate), float(factor)
 
 
-__all__ = ["DF", "axis_of", "learn"]
+__all__ = ["DF", "axis_of", "backtest", "cut_weights", "describe", "from_scores", "learn"]
