@@ -1,20 +1,24 @@
 """The ``scalemix`` command line.
 
 Adding a command: write a plain function decorated ``@app.command()`` below, import heavy modules (polars,
-jax, ...) inside it so ``scalemix --help`` stays fast, and raise a ``ScalemixError`` for anything the user
-can fix. ``main()`` at the bottom -- the console-script entry point -- turns such errors (and OSError)
-into one line on stderr and exit code 2; the global ``--debug`` flag shows the traceback instead.
+jax, ...) inside it so ``scalemix --help`` stays fast, declare the range of each number option (``min=``
+for counts, a :func:`_finite` callback for the rest), and raise a ``ScalemixError`` for anything else the
+user can fix. ``main()`` at the bottom -- the console-script entry point -- turns such errors (and OSError,
+and click's usage errors) into one line on stderr and exit code 2; the global ``--debug`` flag shows the
+traceback of a ScalemixError instead. Results go to stdout, warnings to stderr (:func:`_warn`).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import sys
+import warnings
 from inspect import signature
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Sequence
+from typing import Annotated, Any, Callable, Iterable, NoReturn, Sequence
 
 import typer
 from rich.console import Console
@@ -127,6 +131,29 @@ def _numbers(text: str | None, option: str) -> list[float] | None:
         raise OptimizeError(f"{option} {text!r} is not a comma-separated list of numbers like 1e8,1e9") from None
 
 
+def _finite(least: float = 0.0, *, inclusive: bool = False) -> Callable[[float | None], float | None]:
+    """A typer callback that refuses a number that is NaN, infinite or not above ``least`` (or at it, with
+    ``inclusive``); ``main`` adds the value given to the one-line error."""
+    rule = f"must be a finite number {'>=' if inclusive else '>'} {least:g}"
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and (value >= least if inclusive else value > least)):
+            raise typer.BadParameter(rule)
+        return value
+
+    return check
+
+
+_POSITIVE = _finite()
+_NON_NEGATIVE = _finite(inclusive=True)
+
+
+def _warn(messages: Iterable[str]) -> None:
+    """Print each warning as one line on stderr (stdout holds the results, or only JSON)."""
+    for message in messages:
+        typer.echo(f"warning: {' '.join(message.split())}", err=True)
+
+
 @datasets_app.callback(invoke_without_command=True)
 def datasets_list(ctx: typer.Context) -> None:
     """List the embedded datasets, one line each."""
@@ -196,7 +223,7 @@ def sweep(
     out: str = typer.Option("runs.parquet", "--out", help="Run table to write (.parquet or .csv); finished runs in it are skipped."),
     executor: str = typer.Option("local", "--executor", help="'local' or 'ray' (Ray comes with the optional 'ray' extra)."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
-    workers: int = typer.Option(None, "--workers", help="Local worker processes (default: one per core; 1 for vmapped GPU sweeps)."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core; 1 for vmapped GPU sweeps)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Train small proxy language models on mixtures and write one run-table row per (run, target)."""
@@ -244,20 +271,20 @@ def _method_options(method: str, given: dict[str, Any]) -> dict[str, Any]:
 @app.command()
 def fit(
     source: _Source,
-    law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...)."),
-    out: str = typer.Option(..., "--out", help="Directory to save the fit in (fit.json + draws.npz)."),
+    law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...), or several, comma separated (chinchilla,kaplan), to stack them by their backtest scores."),
+    out: str = typer.Option(..., "--out", help="Directory to save the fit in (fit.json + draws.npz; a stack: stack.json + one directory per law)."),
     target: list[str] = typer.Option(None, "--target", help="Fit only this target (repeat for several)."),
     method: str = typer.Option("point", "--method", help=f"Fit method: {', '.join(_METHOD_OPTIONS)}."),
-    seed: int = typer.Option(None, "--seed", help=_fit_help("seed", "Random seed (starts, resamples, chains; default 0).")),
-    n_boot: int = typer.Option(None, "--n-boot", help=_fit_help("n_boot", "Bootstrap resamples (default 200).")),
-    delta: float = typer.Option(None, "--delta", help=_fit_help("delta", "Huber delta on log-loss residuals (default 1e-3).")),
-    chains: int = typer.Option(None, "--chains", help=_fit_help("chains", "MCMC chains (default 4).")),
-    draws: int = typer.Option(None, "--draws", help=_fit_help("draws", "Posterior draws: per chain (nuts), from the fitted guide (svi) (default 1000).")),
-    warmup: int = typer.Option(None, "--warmup", help=_fit_help("warmup", "MCMC warm-up iterations per chain (default 1000).")),
+    seed: int = typer.Option(None, "--seed", min=0, help=_fit_help("seed", "Random seed (starts, resamples, chains; default 0).")),
+    n_boot: int = typer.Option(None, "--n-boot", min=1, help=_fit_help("n_boot", "Bootstrap resamples (default 200).")),
+    delta: float = typer.Option(None, "--delta", callback=_POSITIVE, help=_fit_help("delta", "Huber delta on log-loss residuals (default 1e-3).")),
+    chains: int = typer.Option(None, "--chains", min=1, help=_fit_help("chains", "MCMC chains (default 4).")),
+    draws: int = typer.Option(None, "--draws", min=1, help=_fit_help("draws", "Posterior draws: per chain (nuts), from the fitted guide (svi) (default 1000).")),
+    warmup: int = typer.Option(None, "--warmup", min=0, help=_fit_help("warmup", "MCMC warm-up iterations per chain (default 1000).")),
     hierarchical: bool = typer.Option(None, "--hierarchical/--no-hierarchical", help=_fit_help("hierarchical", "Partial pooling of per-target parameters across targets (default off).")),
     likelihood: str = typer.Option(None, "--likelihood", help=_fit_help("likelihood", "Observation noise on log loss: student (Student-t) or normal (default student).")),
-    steps: int = typer.Option(None, "--steps", help=_fit_help("steps", "Adam steps on the ELBO (default 3000).")),
-    learning_rate: float = typer.Option(None, "--learning-rate", help=_fit_help("learning_rate", "Adam learning rate (default 0.01).")),
+    steps: int = typer.Option(None, "--steps", min=1, help=_fit_help("steps", "Adam steps on the ELBO (default 3000).")),
+    learning_rate: float = typer.Option(None, "--learning-rate", callback=_POSITIVE, help=_fit_help("learning_rate", "Adam learning rate (default 0.01).")),
     init: str = typer.Option(None, "--init", help=_fit_help("init", "Where the chains or the guide start: point (the point fit) or prior (the prior medians) (default point).")),
     extrapolation: bool = typer.Option(True, "--extrapolation/--no-extrapolation", help="Learn the law's error beyond the fitted scales by a backtest on the runs, so that predictive intervals widen with the distance a query extrapolates (--no-extrapolation: parameters and noise only, as before)."),
     law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear; repeat for several)."),
@@ -271,24 +298,55 @@ def fit(
         "seed": seed, "delta": delta, "n_boot": n_boot, "chains": chains, "draws": draws, "warmup": warmup,
         "hierarchical": hierarchical, "likelihood": likelihood, "steps": steps, "learning_rate": learning_rate, "init": init,
     })
+    names = _law_names(law)
+    if law_option and len(names) > 1:
+        raise FitError(f"--law-option applies to one law; fit {', '.join(names)} without it, or stack laws registered with their options")
     table = runs.read(source)
     if target:
         table = table.select(targets=target)
-    chosen = laws.get(law, **(_key_values(",".join(law_option), "--law-option", "f=linear") if law_option else {}))
-    result = fit_runs(table, chosen, method=method, extrapolation=extrapolation, **options)
+    chosen = [laws.get(name, **(_key_values(",".join(law_option), "--law-option", "f=linear") if law_option else {})) for name in names]
+    with warnings.catch_warnings():  # the fit's warnings are printed below, once, from its diagnostics
+        warnings.simplefilter("ignore", UserWarning)
+        result = fit_runs(table, chosen[0] if len(chosen) == 1 else chosen, method=method, extrapolation=extrapolation, **options)
     result.save(out)
     summary = {**result.to_dict(), "rows_rejected": table.rejected.height, "saved": out}
+    _warn(result.diagnostics.get("warnings", []))
     if as_json:
         _print_json(summary)
-        return
-    _print_fit(summary)
+    elif len(chosen) == 1:
+        _print_fit(summary)
+    else:
+        _print_stack(result, summary)
+
+
+def _law_names(text: str) -> list[str]:
+    """``--law chinchilla,kaplan`` -> ``["chinchilla", "kaplan"]``; an empty or repeated name is refused."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names) or len(set(names)) != len(names):
+        raise FitError(f"--law {text!r}: give a law name, or distinct names separated by commas (e.g. chinchilla,kaplan)")
+    return names
+
+
+def _print_stack(stack, summary: dict[str, Any]) -> None:
+    """The text output of ``scalemix fit --law a,b``: the stacking weights, then each law's fit."""
+    console = _console()
+    console.print(f"stack of {', '.join(stack.laws)}: {stack.diagnostics['stacking']}", highlight=False)
+    _print_table(stack.summary().columns, stack.summary().iter_rows())
+    for folder, fit_summary in zip(stack.save_folders(), summary["fits"]):
+        console.print("", highlight=False)
+        _print_fit({**fit_summary, "rows_rejected": summary["rows_rejected"], "saved": str(Path(summary["saved"]) / folder)})
 
 
 def _print_fit(summary: dict[str, Any]) -> None:
-    """The text output of ``scalemix fit``: what was fitted, how well, warnings, the parameter table."""
+    """The text output of ``scalemix fit``: whether the point fit converged (first, where it did not), what
+    was fitted, how well, the parameter table. Its warnings go to stderr (:func:`_warn`)."""
     diagnostics = summary["diagnostics"]
     point = diagnostics.get("point", diagnostics)
     console = _console()
+    stalled = [name for name, group in point.get("groups", {}).items() if not group["converged"]]
+    if stalled:
+        console.print(f"NOT CONVERGED for {_names(stalled)}: the point fit's best start stopped before converging, so "
+                      "the numbers below may still move (warnings on stderr)", highlight=False, soft_wrap=True)
     console.print(f"{summary['law']} ({summary['formula']}), method {summary['method']}, {summary['draws']} draw(s)", highlight=False)
     facts = [f"objective {summary['objective']:.7g}" if summary["objective"] is not None else ""]
     if "starts" in point:
@@ -297,8 +355,6 @@ def _print_fit(summary: dict[str, Any]) -> None:
     console.print("; ".join(f for f in facts if f), highlight=False)
     for reason in point.get("set_aside_reasons", []):
         console.print(f"set aside: {reason}", highlight=False)
-    for warning in diagnostics.get("warnings", []):
-        console.print(f"warning: {warning}", style="yellow", highlight=False)
     if "extrapolation" in diagnostics:
         console.print(f"extrapolation term: {diagnostics['extrapolation']}", highlight=False)
     columns = ("parameter", "median", "q025", "q975")
@@ -325,45 +381,58 @@ def predict(
     import polars as pl
 
     from scalemix import intervals
-    from scalemix.fitresult import Fit
+    from scalemix.stack import load
 
     wanted = intervals.parse(levels, "--levels")
-    result = Fit.load(fit_dir)
-    query = _query_points(at or [], grid, result.coords.get("domain", ()))
+    result = load(fit_dir)
+    query = _query_points(at or [], grid, result.targets, result.coords.get("domain", ()))
     if target:
+        unknown = [t for t in target if t not in result.targets]
+        if unknown:
+            raise FitError(f"--target {unknown[0]!r} is not a target of this fit; it knows {_names(result.targets)}")
+        if "target" in query.columns:
+            raise FitError("the query points name their targets (column 'target'); leave out --target, or the column")
         query = query.join(pl.DataFrame({"target": list(target)}), how="cross")
     frame = result.predict(query, levels=wanted, extrapolation=extrapolation)
+    far = int(frame["beyond_evidence"].sum()) if "beyond_evidence" in frame.columns else 0
+    if far:
+        _warn([f"{far} row(s) lie beyond where the fit's backtest has evidence (beyond_evidence): "
+               "read their intervals as a trend extended, not as measured"])
     if as_json:
         _print_json(frame.to_dicts())
         return
     _print_table(frame.columns, frame.iter_rows())
-    far = int(frame["beyond_evidence"].sum()) if "beyond_evidence" in frame.columns else 0
-    if far:
-        _console().print(f"warning: {far} row(s) lie beyond where the fit's backtest has evidence (beyond_evidence): "
-                         "read their intervals as a trend extended, not as measured", highlight=False)
 
 
-def _query_points(at: list[str], grid: str | None, domains: tuple[str, ...]):
-    """Query frame from ``--at`` points and/or a ``--grid`` file; missing ``w.<domain>`` columns weigh 0."""
+def _query_points(at: list[str], grid: str | None, targets: tuple[str, ...], domains: tuple[str, ...]):
+    """The query points of ``--at`` and/or a ``--grid`` file, each checked as a run table's row would be
+    (:func:`scalemix.predictor.check_points`: inputs only, positive finite counts, weights on the simplex);
+    the ``w.<domain>`` columns a point leaves out weigh 0."""
     import polars as pl
 
     frames = []
     if at:
-        frames.append(pl.DataFrame(_points(at), infer_schema_length=None))
+        frames.append(_checked_points(pl.DataFrame(_points(at), infer_schema_length=None), "--at", "point", targets, domains))
     if grid:
-        frames.append(_read_grid(grid))
+        frames.append(_checked_points(_read_grid(grid), f"--grid {grid}", "row", targets, domains))
     if not frames:
         raise FitError("give the query points: --at params=1e10,tokens=2e11 (repeatable) or --grid FILE")
-    query = pl.concat(frames, how="diagonal_relaxed")
-    given = [c for c in query.columns if c.startswith("w.")]
-    unknown = [c for c in given if c[2:] not in domains]
-    if unknown:
-        raise FitError(f"weight column(s) {_names(unknown)} name no domain of this fit; it knows {_names(domains, 'none')}")
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _checked_points(frame, origin: str, row: str, targets: tuple[str, ...], domains: tuple[str, ...]):
+    """``frame``'s points, with 0 for each weight they leave out (when they give any), checked (one line
+    naming ``origin``, the ``row`` and the column at fault)."""
+    import polars as pl
+
+    from scalemix.predictor import check_points
+
+    given = [c for c in frame.columns if c.startswith("w.")]
     if given:
-        query = query.with_columns(pl.col(given).fill_null(0.0)).with_columns(
+        frame = frame.with_columns(pl.col(given).fill_null(0.0)).with_columns(
             pl.lit(0.0).alias(f"w.{d}") for d in domains if f"w.{d}" not in given
         )
-    return query
+    return check_points(frame, targets, domains, origin=origin, row=row, inputs_only=True)
 
 
 def _read_grid(path: str):
@@ -388,10 +457,10 @@ def evaluate(
     run minus the best)."""
     from scalemix import intervals, runs
     from scalemix.evaluate import evaluate as score
-    from scalemix.fitresult import Fit
+    from scalemix.stack import load
 
     wanted = intervals.parse(levels, "--levels")
-    result = Fit.load(fit_dir)
+    result = load(fit_dir)
     table = runs.read(on)
     known = [t for t in table.targets if t in result.targets]
     if not known:
@@ -414,12 +483,12 @@ def evaluate(
 @app.command()
 def backtest(
     source: _Source,
-    law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...)."),
+    law: str = typer.Option(..., "--law", help="Law name (chinchilla, power, multilingual, mixing, ...), or several, comma separated, to backtest their stack."),
     by: str = typer.Option("compute", "--by", help="The scale to cut along: compute (6 N D), params or tokens."),
-    cuts: int = typer.Option(5, "--cuts", help="Rolling-origin cuts, at the runs' 0.5 to 0.9 quantiles of --by."),
+    cuts: int = typer.Option(5, "--cuts", min=1, help="Rolling-origin cuts, at the runs' 0.5 to 0.9 quantiles of --by."),
     method: str = typer.Option("point", "--method", help="Fit method at each cut: point or bootstrap (nuts, svi: slow)."),
-    n_boot: int = typer.Option(None, "--n-boot", help="Bootstrap resamples at each cut (default 200)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    n_boot: int = typer.Option(None, "--n-boot", min=1, help="Bootstrap resamples at each cut (default 200)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed."),
     extrapolation: bool = typer.Option(True, "--extrapolation/--no-extrapolation", help="Fit each cut with the extrapolation term learned from its own training runs (the default), or without (today's intervals)."),
     out: str = typer.Option(None, "--out", help="Write every held-out prediction to this .csv or .parquet file."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (one record per distance bin)."),
@@ -431,7 +500,8 @@ def backtest(
 
     options = _method_options(method, {"n_boot": n_boot})
     options.pop("progress", None)
-    rows = run_backtest(runs.read(source), law, by=by, cuts=cuts, method=method, seed=seed, extrapolation=extrapolation, **options)
+    names = _law_names(law)
+    rows = run_backtest(runs.read(source), names[0] if len(names) == 1 else names, by=by, cuts=cuts, method=method, seed=seed, extrapolation=extrapolation, **options)
     if out:
         rows.write_parquet(out) if out.endswith(".parquet") else rows.write_csv(out)
     table = summarize(rows)
@@ -495,11 +565,11 @@ def _constraints(
                                       help="Upper bound, w.DOMAIN=WEIGHT (repeat; 0 fixes a domain to zero)."),
     cap_from: str = typer.Option(None, "--cap-from", rich_help_panel=_CONSTRAINTS_PANEL,
                                  help="JSON/TOML file of available tokens per domain (and max_epochs): caps w_d <= tokens_d * epochs / --tokens."),
-    max_epochs: float = typer.Option(None, "--max-epochs", rich_help_panel=_CONSTRAINTS_PANEL,
+    max_epochs: float = typer.Option(None, "--max-epochs", rich_help_panel=_CONSTRAINTS_PANEL, callback=_POSITIVE,
                                      help="Passes allowed over each domain's data, with --cap-from (default: the caps file's, else 1)."),
     kl_to: str = typer.Option(None, "--kl-to", rich_help_panel=_CONSTRAINTS_PANEL,
                               help="Prior mixture (DOMAIN=WEIGHT,... or a JSON/TOML file) for the --kl penalty."),
-    kl: float = typer.Option(0.0, "--kl", rich_help_panel=_CONSTRAINTS_PANEL, help="Strength of the KL(w || prior) penalty."),
+    kl: float = typer.Option(0.0, "--kl", rich_help_panel=_CONSTRAINTS_PANEL, callback=_NON_NEGATIVE, help="Strength of the KL(w || prior) penalty."),
 ) -> dict[str, Any]:
     """The mixture constraints as keyword arguments of ``scalemix.optimize.optimize`` and ``front``. Its
     parameters are the constraint options, declared here once for the commands :func:`_with_constraints` gives
@@ -536,8 +606,8 @@ def _with_constraints(command: Callable[..., None]) -> Callable[..., None]:
 @_with_constraints
 def optimize(
     fit_dir: _FitDir,
-    params: float = typer.Option(None, "--params", help="Model size N to plan for (laws that read it)."),
-    tokens: float = typer.Option(None, "--tokens", help="Token budget D to plan for (laws that read it; repetition caps)."),
+    params: float = typer.Option(None, "--params", callback=_POSITIVE, help="Model size N to plan for (laws that read it)."),
+    tokens: float = typer.Option(None, "--tokens", callback=_POSITIVE, help="Token budget D to plan for (laws that read it; repetition caps)."),
     objective: str = typer.Option("mean", "--objective", help="mean, max (worst target) or a TARGET to minimise alone."),
     target_weights: str = typer.Option(None, "--target-weights", help="TARGET=WEIGHT,... for mean/max (default: all, uniform)."),
     ceiling: list[str] = typer.Option(None, "--ceiling", help="TARGET=LOSS: keep that target's expected loss at or below LOSS (repeat)."),
@@ -586,7 +656,7 @@ def front(
     targets: str = typer.Option(..., "--targets", help="Two or more targets, comma-separated (a,b)."),
     params: str = typer.Option(None, "--params", help="Model size(s), comma-separated: one front per size."),
     tokens: str = typer.Option(None, "--tokens", help="Token budget(s), one or one per size."),
-    points: int = typer.Option(11, "--points", help="Target weightings per edge of the front."),
+    points: int = typer.Option(11, "--points", min=2, help="Target weightings per edge of the front."),
     out: str = typer.Option(None, "--out", help="Write the front to this .csv or .parquet file."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (one record per front point and target)."),
     *,
@@ -623,9 +693,8 @@ def compare(
         _print_json(table.to_dicts())
         return
     _print_table(table.columns, table.iter_rows())
-    console = _console(_WIDE)
-    for row in table.filter(table["pareto_k_bad"] > 0).iter_rows(named=True):
-        console.print(f"warning: {diagnostics.loo_warning(row['model'], row['pareto_k_bad'])}", highlight=False)
+    _warn(diagnostics.loo_warning(row["model"], row["pareto_k_bad"])
+          for row in table.filter(table["pareto_k_bad"] > 0).iter_rows(named=True))
 
 
 def _keep_compiled_programs() -> None:
@@ -640,15 +709,48 @@ def _keep_compiled_programs() -> None:
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 
+def _usage_line(error: typer.TyperException, args: Sequence[str]) -> str:
+    """Click's usage error (a bad option value, an unknown option, a missing argument) as one line: its
+    message, the value the command line gave the option at fault, and where to read the usage."""
+    message = error.format_message()
+    param = getattr(error, "param", None)
+    value = None if param is None else _given(args, [name for name in param.opts if name.startswith("-")])
+    if value is not None:
+        message = f"{message}; got {value!r}"
+    context = getattr(error, "ctx", None)
+    return message if context is None else f"{message} (see '{context.command_path} --help')"
+
+
+def _given(args: Sequence[str], names: Sequence[str]) -> str | None:
+    """The value ``args`` give the option called ``names`` (its last ``NAME VALUE`` or ``NAME=VALUE``), or None."""
+    found = None
+    for arg, following in zip(args, [*args[1:], None]):
+        for name in names:
+            if arg == name:
+                found = following
+            elif arg.startswith(f"{name}="):
+                found = arg[len(name) + 1:]
+    return found
+
+
+def _refuse(message: str) -> NoReturn:
+    """Print ``message`` as the one line ``scalemix: error: ...`` on stderr and exit with code 2."""
+    print(f"scalemix: error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run ``app``, turning a ScalemixError or OSError into one line, exit code 2."""
+    """Console-script entry point: run ``app``, turning a ScalemixError or OSError, and click's usage errors
+    (a bad option value, an unknown option, a missing argument), into one line and exit code 2. Without
+    arguments it shows the help."""
     _keep_compiled_programs()
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=args, prog_name="scalemix")
+        status = app(args=args or ["--help"], prog_name="scalemix", standalone_mode=False)
     except (ScalemixError, OSError) as error:
         if "--debug" in args:
             raise
-        message = " ".join(str(error).split())
-        print(f"scalemix: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        _refuse(str(error))
+    except typer.TyperException as error:  # click's usage errors, raised as they are outside standalone mode
+        _refuse(_usage_line(error, args))
+    sys.exit(status if isinstance(status, int) else 0)

@@ -100,6 +100,30 @@ def test_main_reports_unknown_sources_and_debug_shows_the_traceback(capsys):
         main(["--debug", "inspect", "no-such-dataset"])
 
 
+@pytest.mark.parametrize("argv", [[], ["--help"], ["fit", "--help"]])
+def test_main_shows_the_help_and_exits_0(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and "Usage: scalemix" in out and ("--law" in out) == bool(argv[:1] == ["fit"])
+
+
+def test_main_prints_the_version_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"scalemix {__version__}\n"
+
+
+def test_main_prints_a_usage_error_as_one_line_with_the_value_given(capsys):
+    """Click's own errors (a value typer cannot convert) come out as the one-line shape of every refusal."""
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "chinchilla", "--law", "chinchilla", "--out", "x", "--n-boot=abc"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("scalemix: error: Invalid value for '--n-boot': ")
+    assert err.endswith("; got 'abc' (see 'scalemix fit --help')\n")
+
+
 def test_console_script_exit_code_and_single_error_line(bad_csv):
     script = shutil.which("scalemix", path=str(Path(sys.executable).parent))
     assert script is not None, "the scalemix console script is not installed beside this python"

@@ -1,5 +1,6 @@
 """`scalemix fit / predict / evaluate`: the same numbers as the Python API and the law's formula by hand,
-the JSON shape every method shares, and one-line errors (exit 2) for options a method does not take."""
+the JSON shape every method shares, one-line errors (exit 2) for options a method does not take, and
+warnings (non-convergence, predictions beyond the evidence) on stderr."""
 
 import json
 
@@ -8,6 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+import scalemix.fit
 from scalemix import laws, runs
 from scalemix.cli import app, main
 from scalemix.fit import fit_point
@@ -120,7 +122,7 @@ def test_fit_errors_are_one_line_exit_2(runs_csv, capsys, extra, message):
 def test_predict_names_an_unknown_domain(fitted, capsys):
     with pytest.raises(SystemExit):
         main(["predict", str(fitted[0]), "--at", "params=1e9,w.de=1"])
-    assert "w.de name no domain of this fit" in capsys.readouterr().err
+    assert "--at column 'w.de' names no domain of this fit (it knows none)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
@@ -160,3 +162,34 @@ def test_predict_reads_a_grid_and_names_an_unreadable_one(fitted, tmp_path, caps
         main(["predict", str(fitted[0]), "--grid", str(tmp_path / "bad.parquet")])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and err.count("\n") == 1 and "bad.parquet: cannot be read as parquet" in err
+
+
+@pytest.mark.parametrize("fixture", ["bootstrap_fit", "chinchilla_fit"])
+def test_fit_says_first_when_it_did_not_converge_and_warns_on_stderr(fixture, request, synthetic, tmp_path, monkeypatch, capsys):
+    """The fit command on a fit whose point fit stopped before converging (the shared multilingual bootstrap,
+    target fr) and on one that converged (Chinchilla): the first line of the text says which targets did not
+    converge, every diagnostics warning is one stderr line, and stdout holds none of them."""
+    made = request.getfixturevalue(fixture)
+    monkeypatch.setattr(scalemix.fit, "fit", lambda *args, **kwargs: made)  # the command as it is, without refitting
+    synthetic.frame.write_csv(tmp_path / "runs.csv")
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", str(tmp_path / "runs.csv"), "--law", made.law.name, "--out", str(tmp_path / "fit")])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 0
+    groups = made.diagnostics.get("point", made.diagnostics)["groups"]
+    stalled = [name for name, group in groups.items() if not group["converged"]]
+    assert bool(stalled) == (fixture == "bootstrap_fit")
+    first = out.splitlines()[0]
+    assert first.startswith(f"NOT CONVERGED for {', '.join(stalled)}:") if stalled else first.startswith(made.law.name)
+    assert err.splitlines() == [f"warning: {' '.join(w.split())}" for w in made.diagnostics["warnings"]]
+    assert "warning:" not in out
+
+
+def test_predict_warns_beyond_the_evidence_on_stderr_and_keeps_json_clean(fitted):
+    result = runner.invoke(app, ["predict", str(fitted[0]), "--at", "params=1e9", "--at", "params=1e19", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    far = sum(row["beyond_evidence"] for row in rows)
+    assert far == 1 and result.stderr.splitlines() == [
+        f"warning: {far} row(s) lie beyond where the fit's backtest has evidence (beyond_evidence): read their "
+        "intervals as a trend extended, not as measured"]
