@@ -7,6 +7,7 @@ test_report_figures."""
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 import shutil
@@ -19,7 +20,7 @@ from _support import multilingual_runs as _multilingual_runs
 from _support import read_report as _read
 from _support import report_tables as _tables
 from scalemix import laws, runs
-from scalemix.fit import METHODS, fit_bootstrap
+from scalemix.fit import METHODS, fit_bootstrap, fit_svi
 from scalemix.report import build_report, format_number
 
 ODD_TARGET = '<script>alert("x")</script>'
@@ -71,6 +72,28 @@ def test_bayesian_report_has_rhat_ess_and_rank_plots(synthetic, tmp_path):
     assert header[-3:] == ["rhat", "ess_bulk", "ess_tail"] and 'alt="rank plots"' in html
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["diagnostics"]["facts"]["divergences"] == fit.diagnostics["divergences"]
+    assert fit.diagnostics["warnings"] and set(fit.diagnostics["warnings"]) <= set(_warnings_shown(out))
+
+
+def _warnings_shown(path) -> list[str]:
+    """The texts of the report's warning boxes."""
+    return [html.unescape(w) for w in re.findall(r'<p class="warning">(.*?)</p>', path.read_text(), re.S)]
+
+
+@pytest.mark.parametrize("which", ["point_report", "bootstrap_report"])
+def test_the_report_shows_every_warning_the_fit_wrote(which, request, chinchilla_fit, bootstrap_fit):
+    """Point and bootstrap here, NUTS above, SVI below: each method's ``diagnostics["warnings"]`` are shown."""
+    fit = {"point_report": chinchilla_fit, "bootstrap_report": bootstrap_fit}[which]
+    shown = _warnings_shown(request.getfixturevalue(which))
+    assert set(fit.diagnostics["warnings"]) <= set(shown)
+    assert shown or "No warnings" in request.getfixturevalue(which).read_text()
+
+
+def test_an_svi_report_shows_its_warnings(chinchilla_table, tmp_path):
+    """test_compare's SVI fit (the same settings: compiled once per session), whose Pareto k warns."""
+    fit = fit_svi(chinchilla_table, laws.get("power"), steps=1500, draws=600, seed=0)
+    out = build_report(fit, tmp_path / "svi.html", runs=chinchilla_table)
+    assert fit.diagnostics["warnings"] and set(fit.diagnostics["warnings"]) <= set(_warnings_shown(out))
 
 
 def _chromium() -> str:

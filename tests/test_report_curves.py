@@ -1,6 +1,8 @@
-"""report/curves.py: the fitted curves and residuals the report draws, against the law in closed form."""
+"""report/curves.py: the fitted curves and residuals the report draws, against the law in closed form, and
+the mixtures their queries are at (every query is a mixture summing to 1)."""
 
 import numpy as np
+import pytest
 
 from scalemix.report import curves
 
@@ -24,3 +26,11 @@ def test_residuals_are_log_loss_minus_the_law_in_closed_form(chinchilla_fit, chi
     assert table.columns == ["target", "params", "loss", "median", "residual"] and table.height == 240
     np.testing.assert_allclose(table["median"], law, rtol=1e-10)
     np.testing.assert_allclose(table["residual"], np.log(frame["loss"].to_numpy() / law), rtol=1e-8, atol=1e-12)
+
+
+def test_a_curve_at_an_own_weight_is_queried_at_a_whole_mixture():
+    """The other domains share 1 - p as they share the rest of the average mixture (evenly if they hold none)."""
+    mixture = curves.with_own_weight({"w.a": 0.2, "w.b": 0.3, "w.c": 0.5}, "w.a", 0.6)
+    assert mixture == pytest.approx({"w.a": 0.6, "w.b": 0.15, "w.c": 0.25})
+    assert curves.with_own_weight({"w.a": 1.0, "w.b": 0.0, "w.c": 0.0}, "w.a", 0.3) == pytest.approx(
+        {"w.a": 0.3, "w.b": 0.35, "w.c": 0.35})

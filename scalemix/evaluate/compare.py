@@ -19,6 +19,10 @@ from scalemix.diagnostics import PARETO_K_LIMIT
 from scalemix.errors import FitError
 from scalemix.fitresult import Fit
 
+_COLUMNS = {"rank": pl.Int64, "elpd_loo": pl.Float64, "se": pl.Float64, "p_loo": pl.Float64,
+            "elpd_diff": pl.Float64, "dse": pl.Float64, "weight": pl.Float64}
+"""The columns of ArviZ's comparison table that :func:`compare` returns, with their types."""
+
 
 def compare(fits: Mapping[str, Fit] | Sequence[Fit]) -> pl.DataFrame:
     """Rank Bayesian fits of different laws on the same runs by PSIS-LOO.
@@ -40,9 +44,14 @@ def compare(fits: Mapping[str, Fit] | Sequence[Fit]) -> pl.DataFrame:
     idata = {label: fit.inference_data for label, fit in labelled.items()}
     table = az.compare(idata, ic="loo")
     bad_k = {label: int((np.asarray(az.loo(data, pointwise=True).pareto_k) > PARETO_K_LIMIT).sum()) for label, data in idata.items()}
-    frame = pl.from_pandas(table.reset_index(names="model"))
-    columns = ["model", "rank", "elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight"]
-    return frame.select(columns).with_columns(pl.col("model").replace_strict(bad_k, return_dtype=pl.Int64).alias("pareto_k_bad"))
+    return _frame(table).with_columns(pl.col("model").replace_strict(bad_k, return_dtype=pl.Int64).alias("pareto_k_bad"))
+
+
+def _frame(table) -> pl.DataFrame:
+    """ArviZ's pandas comparison table (one row per model, best first) as a polars frame, built from numpy
+    columns: ``pl.from_pandas`` needs pyarrow, which the base install does not have."""
+    model = pl.Series("model", [str(label) for label in table.index], dtype=pl.Utf8)
+    return pl.DataFrame([model, *(pl.Series(name, table[name].to_numpy(), dtype=dtype) for name, dtype in _COLUMNS.items())])
 
 
 def _labels(fits: list[Fit]) -> dict[str, Fit]:

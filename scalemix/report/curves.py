@@ -102,10 +102,19 @@ def _series(fit, rows: pl.DataFrame, target: str) -> list[_Series]:
 
 def _query(fit, s: _Series, grid: np.ndarray, mean_mixture: dict[str, float]) -> pl.DataFrame:
     columns = {"params": grid, "tokens": grid * s.ratio, "target": [s.target] * len(grid)}
-    columns.update({k: np.full(len(grid), v) for k, v in mean_mixture.items()})
-    if s.own_weight is not None:
-        columns[f"w.{s.target}"] = np.full(len(grid), s.own_weight)
+    mixture = mean_mixture if s.own_weight is None else with_own_weight(mean_mixture, f"w.{s.target}", s.own_weight)
+    columns.update({k: np.full(len(grid), v) for k, v in mixture.items()})
     return pl.DataFrame(columns)
+
+
+def with_own_weight(mixture: dict[str, float], column: str, p: float) -> dict[str, float]:
+    """``mixture`` (``{w.<domain>: weight}``) with weight ``p`` in ``column`` and the other domains rescaled to
+    share ``1 - p`` as they share the rest (evenly where they hold none): a mixture summing to 1, as a
+    query must be, for a law that reads only the target's own weight."""
+    others = [k for k in mixture if k != column]
+    rest = sum(mixture[k] for k in others)
+    share = {k: (mixture[k] / rest if rest > 0 else 1.0 / len(others)) * (1.0 - p) for k in others}
+    return {k: p if k == column else share[k] for k in mixture}
 
 
 def _curve(fit, s: _Series, predicted: pl.DataFrame) -> Curve:

@@ -53,22 +53,19 @@ def residuals(frame, targets: list[str]) -> str:
     return _encode(fig)
 
 
-def effective_fraction(rows: list[dict], targets: list[str]) -> str:
+def effective_fraction(rows: list[dict], targets: list[str], top: float) -> str:
     """``f_i(p)`` against ``p`` (median, 50% / 90% bands; ``rows`` of the summary's effective fraction)
-    with the ``f = p`` diagonal (Fernandes et al. 2023, Figure 6): above the diagonal the other pairs
-    help (synergy), below they interfere."""
+    with the ``f = p`` diagonal (Fernandes et al. 2023, Figure 6), on a fixed axis from 0 to ``top``: draws
+    on a ridge (huge c1 traded against beta) stretch a band by orders of magnitude, and an axis fitted to
+    them would flatten the medians (the caption says where each curve leaves it)."""
     fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=_DPI)
     ax.plot([0, 1], [0, 1], color="0.3", ls="--", lw=1, label="f = p")
-    top = 1.1
     for k, target in enumerate(targets):
         mine = _columns([r for r in rows if r["target"] == target])
         colour = f"C{k % 10}"
         for level, alpha in (("90", 0.12), ("50", 0.25)):
             ax.fill_between(mine["p"], mine[f"lo{level}"], mine[f"hi{level}"], color=colour, alpha=alpha, lw=0)
         ax.plot(mine["p"], mine["median"], color=colour, lw=1.4, label=target)
-        top = max(top, 1.2 * np.nanmax(mine["hi50"]))
-    # draws on a ridge (huge c1 traded against beta) stretch the 90% band by orders of magnitude: the axis
-    # stops above the 50% band so the medians stay readable
     ax.set(xlabel="training weight p", ylabel="effective fraction f(p)", xlim=(0, 1), ylim=(0, top))
     ax.legend(fontsize=7, loc="lower right")
     return _encode(fig)

@@ -17,6 +17,12 @@ from scalemix.optimize import front
 FRACTION_GRID = 51
 """Training weights ``p`` in [0, 1] at which the effective-parameter fraction is summarised and drawn."""
 
+FRACTION_TOP = 1.5
+"""Top of the effective-fraction axis: f(p) = 1.5 would make a model trained on a share p of the pair worth
+1.5 models trained on the pair alone, half as much again as the most transfer measured on the embedded
+proxy runs (f_hat ~ 1.0). Draws on a ridge (huge ``c1`` traded against ``beta``) run far above it; the
+summary says where each median and 90% band leaves the axis (:func:`first_above`)."""
+
 FRONT_POINTS = 11
 """Points on each trade-off front (target weightings between the two targets)."""
 
@@ -31,8 +37,8 @@ def default_at(table) -> dict[str, float]:
 
 def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=None, command: str | None = None) -> dict:
     """Every number the report shows: data, fit, parameters, diagnostics and warnings, predictions at
-    the scales ``at`` (dicts of ``params``, ``tokens``, ``w.<domain>``; unset weights are the runs'
-    average mixture), the effective-parameter fraction (multilingual law), the optimal mixture (a
+    the scales ``at`` (dicts of ``params``, ``tokens``, ``w.<domain>``; at the mixture
+    :func:`mixture_at`), the effective-parameter fraction (multilingual law), the optimal mixture (a
     :class:`scalemix.optimize.Optimum` or ``None``), the trade-off front between the first two targets
     and provenance."""
     predictions = _predictions(fit, table, at)
@@ -44,9 +50,10 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
         "fit": _fit(fit),
         "parameters": _json(fit.summary().to_dicts()),
         "diagnostics": diagnostics,
+        "at": [scale_of(fit, table, point) for point in at],
         "predictions": predictions,
         "effective_fraction": _effective_fraction(fit),
-        "optimum": _optimum(fit, optimum),
+        "optimum": _optimum(fit, table, optimum),
         "front": _front(fit, table, at),
         "provenance": {**_json(fit.provenance), "command": command, "scalemix": __version__},
     }
@@ -70,6 +77,61 @@ def front_sizes(table, at: Sequence[Mapping[str, float]]) -> list[float]:
 def mean_mixture(fit, table) -> dict[str, float]:
     """The average training mixture of the runs, ``{w.<domain>: weight}`` over the fit's domains."""
     return {f"w.{d}": float(table.frame[f"w.{d}"].mean()) for d in fit.coords.get("domain", ())}
+
+
+def read_scales(fit) -> list[str]:
+    """Which of model size ``params`` and token budget ``tokens`` the fit's law reads."""
+    return [c for c in ("params", "tokens") if c in fit.law.needs]
+
+
+def mixture_at(fit, table, point: Mapping[str, float]) -> dict[str, float]:
+    """The mixture :func:`summarize` predicts at for ``point``, ``{w.<domain>: weight}``: the weights it gives
+    (domains it leaves out weigh 0, as in ``scalemix predict``), or the runs' average mixture if it gives none."""
+    given = {k: v for k, v in point.items() if k.startswith("w.")}
+    if not given:
+        return mean_mixture(fit, table)
+    return {f"w.{d}": given.get(f"w.{d}", 0.0) for d in fit.coords.get("domain", ())} | given
+
+
+def scale_of(fit, table, point: Mapping[str, float]) -> dict:
+    """What a prediction at ``point`` is for: ``params`` and ``tokens`` with their ratio to the largest run
+    (``times_largest``), which of them the law ``reads``, and the ``mixture`` (:func:`mixture_at` as
+    ``{domain: weight}``, empty for a law that reads none) with ``mixture_from``: ``"given"`` or
+    ``"runs' average"``."""
+    given = any(k.startswith("w.") for k in point)
+    mixture = mixture_at(fit, table, point)
+    scales = [c for c in ("params", "tokens") if c in point]
+    return _json({
+        **{c: point[c] for c in scales},
+        "times_largest": {c: point[c] / float(table.frame[c].max()) for c in scales},
+        "reads": read_scales(fit),
+        "mixture": {k[2:]: v for k, v in mixture.items()} if fit.law.reads_mixture else {},
+        "mixture_from": "given" if given else "runs' average",
+    })
+
+
+def nearest_run_mixture(fit, table, weights: Mapping[str, float]) -> dict | None:
+    """The training mixture nearest to ``weights`` (``{domain: weight}``) in total-variation distance,
+    among the runs the law set no row aside from: ``{"run_id", "weights", "distance"}``; ``None`` when the
+    law set a row aside from every run.
+
+    It is the baseline the report's optimal mixture is judged against (:func:`scalemix.report.optimal_mixture`):
+    the question the optimum answers is whether to train at it rather than at a mixture already run, and
+    the nearest such mixture is the one a reader would otherwise pick around it, a measured one whose loss
+    can be checked. The runs' average mixture may be one no run trained, and a uniform mixture spreads
+    weight over domains the model never trained (for an own-weight law: pairs that help none of its
+    targets), against which a probability of 1 of beating it says nothing."""
+    domains = list(fit.coords.get("domain", ()))
+    columns = [f"w.{d}" for d in domains]
+    kept = table.frame.filter(~pl.col("run_id").is_in(fit.set_aside["run_id"].implode()))
+    runs = kept.unique(subset=columns, keep="first", maintain_order=True)
+    if not runs.height:
+        return None
+    mixtures = runs.select(columns).to_numpy()
+    distance = 0.5 * np.abs(mixtures - np.array([weights.get(d, 0.0) for d in domains])).sum(axis=1)
+    best = int(np.argmin(distance))
+    return _json({"run_id": runs["run_id"][best], "weights": dict(zip(domains, mixtures[best])),
+                  "distance": distance[best]})
 
 
 def _data(fit, table) -> dict:
@@ -110,8 +172,7 @@ def _warnings(fit) -> list[str]:
 def _predictions(fit, table, at) -> list[dict]:
     if not at:
         return []
-    base = mean_mixture(fit, table)
-    query = pl.DataFrame([{**base, **point} for point in at])
+    query = pl.DataFrame([{**point, **mixture_at(fit, table, point)} for point in at])
     frame = fit.predict(query, levels=(0.5, 0.9))
     keep = [c for c in ("params", "tokens") if c in query.columns]
     keep += ["target"] + ([f"w.{t}" for t in fit.targets] if "own_weight" in fit.law.needs else [])
@@ -133,7 +194,17 @@ def _effective_fraction(fit) -> dict:
     if fit.law.name != "multilingual" or dict(fit.law.options).get("f") == "proportional":
         return {"status": "not applicable", "reason": f"the {fit.law.name} law has no effective-parameter fraction"}
     frame = effective_fraction(fit, np.linspace(0.0, 1.0, FRACTION_GRID), levels=(0.5, 0.9))
-    return {"status": "computed", "rows": _json(frame.drop("quantity").to_dicts())}
+    rows = _json(frame.drop("quantity").to_dicts())
+    return {"status": "computed", "form": dict(fit.law.options)["f"], "top": FRACTION_TOP,
+            "leaves": {t: first_above([r for r in rows if r["target"] == t], FRACTION_TOP) for t in fit.targets},
+            "rows": rows}
+
+
+def first_above(rows: list[dict], top: float) -> dict:
+    """The first ``p`` (rows in increasing ``p``) at which the ``median`` and the ``hi90`` bound of a target's
+    effective fraction rise above ``top`` (a value the JSON holds as ``None`` is not finite: above); ``None``
+    where it stays below."""
+    return {k: next((r["p"] for r in rows if r[k] is None or r[k] > top), None) for k in ("median", "hi90")}
 
 
 def _front(fit, table, at) -> dict:
@@ -155,12 +226,14 @@ def _front(fit, table, at) -> dict:
     return {"status": "computed", "targets": targets, "sizes": _json(sizes), "rows": _json(frame.select(keep).to_dicts())}
 
 
-def _optimum(fit, optimum) -> dict:
+def _optimum(fit, table, optimum) -> dict:
     if not fit.law.reads_mixture:
         return {"status": "not applicable", "reason": f"the {fit.law.name} law does not depend on the mixture"}
     if optimum is None:
         return {"status": "not computed", "reason": "no optimal mixture was asked for"}
-    return {"status": "computed", **_json(optimum.to_dict())}
+    found = _json(optimum.to_dict())
+    at = scale_of(fit, table, {c: found["settings"][c] for c in ("params", "tokens")})
+    return {"status": "computed", "at": at, **found}
 
 
 def _number(value):
