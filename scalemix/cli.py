@@ -465,8 +465,9 @@ def evaluate(
     known = [t for t in table.targets if t in result.targets]
     if not known:
         raise FitError(f"{on} has none of this fit's targets ({_names(result.targets)}); it has {_names(table.targets)}")
-    scores = score(result, table.select(targets=known), levels=wanted, extrapolation=extrapolation)
-    scores["in_sample"] = table.fingerprint() == result.provenance.get("data", {}).get("fingerprint")
+    scored = table.select(targets=known)
+    scores = score(result, scored, levels=wanted, extrapolation=extrapolation)
+    scores["in_sample"] = result.provenance.get("data", {}).get("fingerprint") in (table.fingerprint(), scored.fingerprint())
     if as_json:
         _print_json(scores)
         return
@@ -519,7 +520,7 @@ def report(
     fit_dir: _FitDir,
     out: str = typer.Option("report.html", "--out", help="HTML file to write; the JSON summary goes beside it (.json)."),
     runs_source: str = typer.Option(None, "--runs", help="The runs the fit was made on (default: the source it recorded)."),
-    at: list[str] = typer.Option(None, "--at", help="A scale to predict at, e.g. params=1e10,tokens=2e11 (repeat for several; default 10x the largest run; weights left out are the runs' average)."),
+    at: list[str] = typer.Option(None, "--at", help="A scale to predict at, e.g. params=1e10,tokens=2e11 (repeat for several; default 10x the largest run; weights left out weigh 0, as in predict)."),
     optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="Optimal mixture at the first --at scale (laws that depend on the mixture)."),
 ) -> None:
     """Write a self-contained HTML report on a fit (data, curves with bands, parameters, diagnostics,
@@ -540,7 +541,7 @@ def report(
 @app.command()
 def demo(
     out: str = typer.Option("scalemix-demo", "--out", help="Folder for the runs, the saved fit and report.html."),
-    quick: bool = typer.Option(False, "--quick", help="Fewer targets and draws: a first look in about a minute."),
+    quick: bool = typer.Option(False, "--quick", help="A 12-resample bootstrap instead of NUTS on the same targets: a first look in about half a minute."),
 ) -> None:
     """Fit the multilingual law to embedded real runs, predict at 10x the largest model, find the optimal
     training weights and write an HTML report."""
@@ -611,8 +612,8 @@ def optimize(
     objective: str = typer.Option("mean", "--objective", help="mean, max (worst target) or a TARGET to minimise alone."),
     target_weights: str = typer.Option(None, "--target-weights", help="TARGET=WEIGHT,... for mean/max (default: all, uniform)."),
     ceiling: list[str] = typer.Option(None, "--ceiling", help="TARGET=LOSS: keep that target's expected loss at or below LOSS (repeat)."),
-    baseline: str = typer.Option(None, "--baseline", help="Mixture to beat: DOMAIN=WEIGHT,..., a JSON/TOML file, or 'uniform'."),
-    as_json: bool = typer.Option(False, "--json", help="Print only JSON (weights, expected, predicted, p_beats_baseline)."),
+    baseline: str = typer.Option(None, "--baseline", help="Mixture to beat: DOMAIN=WEIGHT,..., a JSON/TOML file, 'nearest' (the training mixture nearest the optimum) or 'uniform' (over the domains the runs trained on, or all of the fit's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (weights, expected, predicted, baseline, p_beats_baseline)."),
     *,
     constraints: dict[str, Any],
 ) -> None:
@@ -623,15 +624,20 @@ def optimize(
     from scalemix.optimize.spec import read_mapping
 
     result = Fit.load(fit_dir)
-    domains = result.coords.get("domain", ())
-    base = {d: 1.0 / len(domains) for d in domains} if baseline == "uniform" else (read_mapping(baseline, "--baseline") if baseline else None)
-    optimum = solve(
-        result, params=params, tokens=tokens, objective=objective,
+    settings = dict(
+        params=params, tokens=tokens, objective=objective,
         target_weights=read_mapping(target_weights, "--target-weights") if target_weights else None,
-        ceilings=read_mapping(",".join(ceiling), "--ceiling") if ceiling else None,
-        baseline=base, **constraints,
+        ceilings=read_mapping(",".join(ceiling), "--ceiling") if ceiling else None, **constraints,
     )
-    payload = optimum.to_dict()
+    if baseline == "nearest":
+        base = _nearest_training_mixture(result, solve(result, **settings).to_dict()["expected"]["weights"])
+    elif baseline == "uniform":
+        trained = _trained_domains(result)
+        base = {d: 1.0 / len(trained) for d in trained}
+    else:
+        base = read_mapping(baseline, "--baseline") if baseline else None
+    optimum = solve(result, baseline=base, **settings)
+    payload = {**optimum.to_dict(), "baseline": base}
     if as_json:
         _print_json(payload)
         return
@@ -646,7 +652,35 @@ def optimize(
     console.print(f"objective ({payload['settings']['objective']}): {expected['mean']:.6g} "
                   f"[{expected['q05']:.6g}, {expected['q95']:.6g}] over {payload['draws']} draw(s)", highlight=False)
     if payload["p_beats_baseline"] is not None:
-        console.print(f"P(beats baseline) = {payload['p_beats_baseline']:.3f}", highlight=False)
+        shown = ", ".join(f"{d}={w:.3g}" for d, w in base.items() if w > 0)
+        console.print(f"P(beats baseline {baseline if baseline in ('nearest', 'uniform') else ''} {shown}) = "
+                      f"{payload['p_beats_baseline']:.3f}", highlight=False)
+
+
+def _training_mixtures(fit) -> tuple[tuple[str, ...], Any]:
+    """The fit's domains and the distinct mixtures its runs trained on (``[runs, domains]``)."""
+    fitted = fit.fitted_range
+    if fitted is None or fitted.mixtures is None:
+        raise OptimizeError("this fit recorded no training mixtures (its law does not read the mixture); give --baseline DOMAIN=WEIGHT,...")
+    return fitted.domains, fitted.mixtures
+
+
+def _trained_domains(fit) -> list[str]:
+    """The domains some training run gave weight to (every domain of a fit that recorded no mixtures)."""
+    if fit.fitted_range is None or fit.fitted_range.mixtures is None:
+        return list(fit.coords.get("domain", ()))
+    domains, mixtures = _training_mixtures(fit)
+    return [d for d, most in zip(domains, mixtures.max(axis=0)) if most > 0]
+
+
+def _nearest_training_mixture(fit, weights: dict[str, float]) -> dict[str, float]:
+    """The training mixture nearest (total variation) to ``weights``: a mixture already run, whose loss a
+    reader can check, rather than one no run trained."""
+    import numpy as np
+
+    domains, mixtures = _training_mixtures(fit)
+    distance = 0.5 * np.abs(mixtures - np.array([weights.get(d, 0.0) for d in domains])).sum(axis=1)
+    return dict(zip(domains, mixtures[int(np.argmin(distance))].tolist()))
 
 
 @app.command()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -146,8 +147,27 @@ def test_console_script_keeps_compiled_programs_in_the_cache_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "SCALEMIX_CACHE_DIR"}
     for home, extra in (("on", {}), ("off", {"SCALEMIX_CACHE_DIR": ""})):
         (tmp_path / home).mkdir()
-        result = subprocess.run([script, "fit", "chinchilla", "--law", "chinchilla", "--out", str(tmp_path / "fit")],
+        result = subprocess.run([script, "fit", "chinchilla", "--law", "power", "--no-extrapolation",
+                                 "--out", str(tmp_path / "fit")],
                                 capture_output=True, text=True, timeout=300, env={**env, "HOME": str(tmp_path / home), **extra})
         assert result.returncode == 0, result.stderr
     assert any((tmp_path / "on" / ".cache" / "scalemix" / "xla").iterdir())
     assert not (tmp_path / "off" / ".cache").exists()
+
+
+def test_optimize_baselines_are_training_mixtures_or_uniform_over_trained_domains(saved_mixture_fit, capsys):
+    from scalemix.fitresult import Fit
+
+    def optimum(baseline):
+        with pytest.raises(SystemExit) as stopped:
+            main(["optimize", str(saved_mixture_fit), "--params", "1e9", "--baseline", baseline, "--json"])
+        assert stopped.value.code == 0
+        return json.loads(capsys.readouterr().out)
+
+    mixtures = Fit.load(saved_mixture_fit).fitted_range.mixtures
+    nearest = optimum("nearest")
+    base = np.array([nearest["baseline"][d] for d in ("de", "fr")])
+    expected = np.array([nearest["expected"]["weights"][d] for d in ("de", "fr")])
+    distances = 0.5 * np.abs(mixtures - expected).sum(axis=1)
+    np.testing.assert_allclose(base, mixtures[np.argmin(distances)])  # a trained mixture, the nearest one
+    assert optimum("uniform")["baseline"] == {"de": 0.5, "fr": 0.5}

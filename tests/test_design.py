@@ -26,7 +26,7 @@ def test_missing_inputs_say_what_is_missing(chinchilla_table, law, message):
 
 
 def test_predicting_a_target_the_fit_never_saw_names_it(chinchilla_fit):
-    with pytest.raises(FitError, match=r"target\(s\) 'c4' are not in this fit; it knows massivetext"):
+    with pytest.raises(FitError, match=r"query row 1, column 'target': value 'c4' is not a target of this fit; it knows massivetext"):
         chinchilla_fit.predict({"params": [1e9], "tokens": [2e10], "target": ["c4"]})
 
 
