@@ -10,14 +10,17 @@ RegMix 1M -> 60M) and each method, side by side in one process:
 - ``bootstrap+ext`` (the new default of ``scalemix.fit.fit``) and ``nuts+ext``: the same draws with the
   extrapolation term learned by the leave-future-out backtest inside the training runs
   (:mod:`scalemix.fit.discrepancy`);
+- ``point+ext`` against ``point+conformal``: the point fit with the Student-t term, and with split conformal
+  intervals calibrated on the same backtest rows (:class:`Conformal`), the distribution-free variant;
 - ``stacked``: bootstrap fits of the candidate laws of :data:`STACKS` (each with its term) stacked by their
   leave-future-out scores (``fit(train, ["chinchilla", "kaplan"], method="bootstrap")``, :mod:`scalemix.stack`).
 
 Columns: coverage of central 50/80/95% predictive intervals, mean interval score over the three levels
 and CRPS (both on log loss, Gneiting and Raftery 2007; lower is better), MRE of the median, mean 80%
 width (log loss) and wall seconds of the fit (the backtest included). Then the simulations: the right
-law (Chinchilla law at Epoch's fit, 1.5% noise) and a wrong one (data exponent breaking from 0.367 to
-0.2 beyond D = 1e10), fitted with Chinchilla on N < 2e9, 5 seeds each. Last, over the real splits where
+law (Chinchilla law at Epoch's fit, 1.5% noise) and two wrong ones (data exponent breaking from 0.367 to
+0.2 beyond D = 1e10; size exponent drifting down 0.01 per decade of N), fitted with Chinchilla on
+N < 2e9, 5 seeds each. Last, over the real splits where
 a term can be learned: mean coverage per method and geometric means of per-split interval-score ratios;
 the last line is new default / today's NUTS.
 
@@ -82,6 +85,51 @@ class CurveFit:
         return query.with_columns(**{k: pl.Series(k, v) for k, v in columns.items()})
 
 
+@dataclasses.dataclass
+class Conformal:
+    """Split conformal prediction across scale folds (Vovk et al. 2005; normalised scores, Lei et al. 2018):
+    the distribution-free alternative to the Student-t term. The calibration set is the backtest's rows
+    (each scored by a fit below its cut); a row's score is ``|r| / s(d)`` with ``s`` the learned term's
+    scale at its distance, so the interval at level ``L`` is ``log yhat +- q_L s(d)``, ``q_L`` the
+    cut-weighted ``L`` quantile of the scores (finite-sample corrected)."""
+
+    point: object
+    scores: np.ndarray
+    weights: np.ndarray
+    law = None
+    method = "conformal"
+    n_draws = 1
+
+    @property
+    def targets(self):
+        return self.point.targets
+
+    @classmethod
+    def fit(cls, point, scored, learned):
+        scale = learned.scale(scored["distance"].to_numpy(), scored["sigma"].to_numpy())
+        return cls(point, np.abs(scored["residual"].to_numpy()) / scale, discrepancy.cut_weights(scored))
+
+    def usable(self, frame):
+        return self.point.usable(frame)
+
+    def quantile(self, level):
+        order = np.argsort(self.scores)
+        cumulative = np.cumsum(self.weights[order]) / (self.weights.sum() + self.weights.mean())  # the +1 of split conformal
+        return self.scores[order][min(np.searchsorted(cumulative, level), order.size - 1)]
+
+    def predict(self, query, levels, *, seed=0, extrapolation=True):
+        frame = self.point.predict(query, levels=(0.5,), extrapolation=False)
+        distance = frame[f"beyond_{self.point.discrepancy.axis}"].to_numpy()
+        sigma = np.median(self.point.noise, axis=0)[[self.point.targets.index(t) for t in frame["target"]]]
+        scale = self.point.discrepancy.scale(distance, sigma)
+        center = np.log(frame["median"].to_numpy())
+        columns = {}
+        for level in levels:
+            half = self.quantile(level) * scale
+            columns.update(zip(intervals.columns(level, predictive=True), (np.exp(center - half), np.exp(center + half))))
+        return frame.with_columns(**{k: pl.Series(k, v) for k, v in columns.items()})
+
+
 def _log_chinchilla(x, log_e, log_a, log_b, alpha, beta):
     log_n, log_d = x
     return np.logaddexp(np.logaddexp(log_e, log_a - alpha * log_n), log_b - beta * log_d)
@@ -106,6 +154,11 @@ def run_split(train, test, law_name, nuts: bool, seed: int = 0, variants: dict |
     rows = {}
     point, _ = _timed(fit_point, train, law, seed=seed)
     (learned, note), learn_s = _timed(discrepancy.learn, train, law, seed=seed)
+    if learned is not None:  # the same point fit and backtest: t term against split conformal
+        scored, _ = discrepancy.backtest(train, law, seed=seed)
+        with_term = dataclasses.replace(point, discrepancy=learned)
+        rows["point+ext"] = {**_score(with_term, test), "wall": learn_s}
+        rows["point+conformal"] = {**_score(Conformal.fit(with_term, scored, learned), test), "wall": learn_s}
     if law_name == "chinchilla":
         d = point.draws
         start = [np.log(d["E"][0, 0]), np.log(d["A"][0, 0]), np.log(d["B"][0, 0]), d["alpha"][0, 0], d["beta"][0, 0]]
@@ -135,9 +188,9 @@ def run_split(train, test, law_name, nuts: bool, seed: int = 0, variants: dict |
 
 def _print(name, rows, n_test):
     print(f"\n{name} ({n_test} held-out rows): {rows.pop('_note')}")
-    print(f"  {'method':14s} {'cov50':>6s} {'cov80':>6s} {'cov95':>6s} {'IS':>7s} {'CRPS':>7s} {'MRE':>7s} {'width80':>8s} {'wall s':>7s}")
+    print(f"  {'method':16s} {'cov50':>6s} {'cov80':>6s} {'cov95':>6s} {'IS':>7s} {'CRPS':>7s} {'MRE':>7s} {'width80':>8s} {'wall s':>7s}")
     for method, r in rows.items():
-        print(f"  {method:14s} {r['cov50']:6.2f} {r['cov80']:6.2f} {r['cov95']:6.2f} {r['IS']:7.4f} {r['CRPS']:7.4f} "
+        print(f"  {method:16s} {r['cov50']:6.2f} {r['cov80']:6.2f} {r['cov95']:6.2f} {r['IS']:7.4f} {r['CRPS']:7.4f} "
               f"{r['MRE']:7.2%} {r['width80']:8.4f} {r['wall']:7.1f}")
 
 
@@ -154,7 +207,7 @@ def main():
         train, test, law = splits.REAL[name]()
         results[name] = run_split(train, test, law, nuts=not args.no_nuts, variants=variants)
         _print(name, dict(results[name]), len(test))
-    for kind in ("right", "broken"):
+    for kind in ("right", "broken", "drifting"):
         per_seed = [run_split(*splits.simulated(kind, seed), nuts=False, seed=seed) for seed in range(args.seeds)]
         mean = {m: {k: float(np.mean([r[m][k] for r in per_seed])) for k in per_seed[0][m]} for m in per_seed[0] if m != "_note"}
         widen = mean["bootstrap+ext"]["width80"] / mean["bootstrap"]["width80"]
@@ -167,20 +220,21 @@ def _summary(results: dict, variants) -> None:
     """Mean coverage and the geometric mean of per-split interval-score ratios (scale-free: one split's loss
     scale does not dominate), over the splits where a term could be learned (not RegMix: one scale)."""
     learned = {name: rows for name, rows in results.items() if "too few" not in rows["_note"]}
-    methods = [m for m in ("curve_fit", "bootstrap", "bootstrap+ext", "stacked", "nuts", "nuts+ext", *(variants or {}))
+    methods = [m for m in ("curve_fit", "bootstrap", "bootstrap+ext", "point+ext", "point+conformal", "stacked", "nuts",
+                           "nuts+ext", *(variants or {}))
                if any(m in rows for rows in learned.values())]
     print(f"\nover the {len(learned)} real splits with an extrapolation term (of {len(results)}):")
     for method in methods:
         having = [rows for rows in learned.values() if method in rows]
         coverage = [np.mean([rows[method][f"cov{c}"] for rows in having]) for c in (50, 80, 95)]
-        print(f"  {method:14s} mean coverage 50/80/95 {np.round(coverage, 2)} ({len(having)} splits)")
+        print(f"  {method:16s} mean coverage 50/80/95 {np.round(coverage, 2)} ({len(having)} splits)")
 
     def ratio(a, b):
         both = [rows for rows in learned.values() if a in rows and b in rows]
         return float(np.exp(np.mean([np.log(rows[a]["IS"] / rows[b]["IS"]) for rows in both]))), len(both)
 
     for a, b in (("bootstrap+ext", "bootstrap"), ("nuts+ext", "nuts"), ("bootstrap+ext", "curve_fit"),
-                 ("stacked", "bootstrap+ext"), ("stacked", "nuts")):
+                 ("point+conformal", "point+ext"), ("stacked", "bootstrap+ext"), ("stacked", "nuts")):
         if a in methods and b in methods:
             print(f"  interval score, {a} / {b} (geometric mean over %d splits): %.3f" % ratio(a, b)[::-1])
     if "nuts" in methods:

@@ -63,9 +63,10 @@ def regmix():
 
 
 def simulated(kind: str, seed: int, sd: float = 0.015):
-    """Chinchilla's (N, D) grid with losses from the Chinchilla law at Epoch's fit (``right``), or from
-    a law whose data exponent breaks from 0.367 to 0.2 beyond D = 1e10 (``broken``), with log-normal
-    noise ``sd``; fit N < 2e9, predict the rest."""
+    """Chinchilla's (N, D) grid with losses from the Chinchilla law at Epoch's fit (``right``), from a
+    law whose data exponent breaks from 0.367 to 0.2 beyond D = 1e10 (``broken``), or one whose size
+    exponent drifts down by 0.01 per decade of N above 1e8 (``drifting``: 0.347 at 1e8, 0.327 at 1e10),
+    with log-normal noise ``sd``; fit N < 2e9, predict the rest."""
     grid = runs.read("chinchilla").frame
     n, d = grid["params"].to_numpy(), grid["tokens"].to_numpy()
     t = CHINCHILLA_TRUTH
@@ -73,7 +74,8 @@ def simulated(kind: str, seed: int, sd: float = 0.015):
     if kind == "broken":
         knee = 1e10
         data_term = np.where(d <= knee, data_term, t["B"] / knee ** t["beta"] * (d / knee) ** -0.2)
-    loss = (t["E"] + t["A"] / n ** t["alpha"] + data_term) * np.exp(sd * np.random.default_rng(seed).standard_normal(n.size))
+    alpha = t["alpha"] - (0.01 * np.log10(n / 1e8) if kind == "drifting" else 0.0)
+    loss = (t["E"] + t["A"] / n ** alpha + data_term) * np.exp(sd * np.random.default_rng(seed).standard_normal(n.size))
     table = _table(pl.DataFrame({"params": n, "tokens": d, "loss": loss}), "sim")
     return table.select(where=pl.col("params") < 2e9), table.select(where=pl.col("params") >= 2e9), "chinchilla"
 

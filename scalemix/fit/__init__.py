@@ -9,6 +9,8 @@ fit's predictive intervals widen with the distance a query extrapolates.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
 from typing import Sequence
 
 from scalemix import diagnostics as checks
@@ -72,5 +74,16 @@ def _fit_one(table: RunTable, law: Law, method: str, extrapolation: bool, option
     return dataclasses.replace(result, discrepancy=learned,
                                diagnostics={**result.diagnostics, "extrapolation": note, "warnings": warned}), scored
 
+
+class _CallableModule(types.ModuleType):
+    """This package, callable as :func:`fit`: ``import scalemix as sm; sm.fit(...)`` must call the function
+    even after ``scalemix.fit`` was imported as a module, which makes ``sm.fit`` the module (the import
+    system sets a package's attribute to its imported sub-package, over the lazily exported function)."""
+
+    def __call__(self, *args, **kwargs):
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["METHODS", "fit", "fit_bootstrap", "fit_nuts", "fit_point", "fit_svi"]
