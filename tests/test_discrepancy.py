@@ -10,6 +10,7 @@ import pytest
 
 from scalemix import intervals, laws, runs
 from scalemix.fit import discrepancy, fit
+from scalemix.extrapolation import Discrepancy
 from scalemix.fitresult import Fit
 
 TRUTH = {"E": 1.8172, "A": 477.8, "B": 2143.4, "alpha": 0.3473, "beta": 0.3672}  # Epoch's Chinchilla fit
@@ -77,3 +78,25 @@ def test_laws_without_a_scale_and_tables_without_spread_learn_nothing():
     assert learned is None and "neither params nor tokens" in reason
     learned, reason = discrepancy.learn(table, laws.get("mixture-additive"))
     assert learned is None and "1 distinct compute value" in reason
+
+
+def test_the_term_records_its_backtest_coverage_by_distance(chinchilla_split):
+    """Each bin's coverage is the share of backtest residuals inside the term's central Student-t
+    intervals, recomputed here with scipy from the backtest rows."""
+    from scipy import stats
+
+    from scalemix.extrapolation import distance_bins
+
+    law = laws.get("chinchilla")
+    scored, _ = discrepancy.backtest(chinchilla_split[0], law)
+    learned = discrepancy.from_scores(scored, "compute")
+    assert sum(row["rows"] for row in learned.coverage) == scored.height
+    distance = scored["distance"].to_numpy()
+    index, labels = distance_bins(distance)
+    for row in learned.coverage:
+        inside = index == labels.index(row["distance"])
+        scale = learned.scale(distance[inside], scored["sigma"].to_numpy()[inside])
+        low, high = stats.t.interval(0.8, learned.df, loc=0.0, scale=scale)
+        r = scored["residual"].to_numpy()[inside]
+        assert row["coverage80"] == pytest.approx(np.mean((low <= r) & (r <= high)))
+    assert Discrepancy.from_dict(learned.to_dict()) == learned

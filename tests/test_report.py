@@ -148,3 +148,25 @@ def test_cli_report_from_a_saved_fit(bootstrap_fit, synthetic, tmp_path, capsys)
     with pytest.raises(SystemExit) as stopped:
         main(["report", str(saved), "--out", str(out), "--runs", "chinchilla"])
     assert stopped.value.code == 2 and "fingerprint" in capsys.readouterr().err
+
+
+def test_the_report_shows_how_far_its_intervals_can_be_trusted(chinchilla_fit, point_report, tmp_path):
+    """With a learned term: its growth, where the evidence ends, the backtest's coverage by distance (the
+    HTML table holds the JSON's numbers) and the widening figure; without one, the reason."""
+    from scalemix.extrapolation import Discrepancy
+
+    coverage = ({"distance": "(0, 0.25]", "rows": 40, "coverage50": 0.45, "coverage80": 0.8, "coverage95": 0.975},
+                {"distance": "> 1", "rows": 12, "coverage50": 0.25, "coverage80": 0.5, "coverage95": 0.75})
+    term = Discrepancy(axis="compute", rate=0.02, noise_factor=1.5, df=4.0, evidence=1.3, cuts=5, residuals=52,
+                       coverage=coverage)
+    out = tmp_path / "report.html"
+    build_report(dataclasses.replace(chinchilla_fit, discrepancy=term), out, at=[{"params": 7e10, "tokens": 1.4e12}])
+    page, summary = _read(out)
+    assert summary["extrapolation"]["evidence"] == 1.3 and summary["extrapolation"]["coverage"] == list(coverage)
+    rows = _tables(out)["extrapolation-coverage"][1:]
+    assert rows == [[c["distance"], str(c["rows"]), *(format_number(c[f"coverage{k}"]) for k in (50, 80, 95))] for c in coverage]
+    assert 'alt="interval width against distance"' in page and "up to 1.3 decades out" in page
+    curve = summary["extrapolation"]["curve"]
+    assert curve[0]["distance"] == 0 and curve[-1]["distance"] == pytest.approx(2.6)
+    assert all(a["half95"] < b["half95"] for a, b in zip(curve, curve[1:]))  # widens with distance
+    assert "No extrapolation term" in point_report.read_text()  # fit_point learns none

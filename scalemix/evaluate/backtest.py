@@ -17,13 +17,11 @@ import polars as pl
 
 from scalemix import intervals
 from scalemix.evaluate.scores import CRPS_LEVELS, score_rows
+from scalemix.extrapolation import DISTANCE_BINS, distance_bins
 from scalemix.fit import fit
 from scalemix.splits import rolling_origin
 
 LEVELS = (0.5, 0.8, 0.95)
-DISTANCE_BINS = (0.0, 0.25, 0.5, 1.0)
-"""Edges (decades beyond the fitted range) of the distance bins the backtest is scored in; the first bin is
-inside the range (distance 0), the last is open."""
 
 
 def backtest(table, law, *, by: str = "compute", cuts: int = 5, method: str = "point", seed: int = 0,
@@ -45,9 +43,7 @@ def summarize(rows: pl.DataFrame, levels: Sequence[float] = LEVELS, bins: Sequen
     at ``levels``, interval score, CRPS, MRE, and the mean distance."""
     by = rows["by"][0]
     distance = rows[f"beyond_{by}"].to_numpy()
-    edges = np.asarray(bins, dtype=float)
-    index = np.where(distance <= edges[0], 0, np.searchsorted(edges, distance, side="left"))
-    labels = [f"{edges[0]:g}"] + [f"({lo:g}, {hi:g}]" for lo, hi in zip(edges[:-1], edges[1:])] + [f"> {edges[-1]:g}"]
+    index, labels = distance_bins(distance, bins)
     out = []
     for k, label in enumerate(labels):
         chosen = rows.filter(pl.Series(index == k))

@@ -23,14 +23,16 @@ conformal prediction across scale folds (Vovk et al. 2005) on eleven real fit-sm
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Sequence
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from scalemix._x64 import float64
-from scalemix.extrapolation import Discrepancy, FittedRange
+from scalemix.extrapolation import Discrepancy, FittedRange, distance_bins
 from scalemix.fit.point import multistart, noise_scale
 from scalemix.fit.problem import Problem, build
 from scalemix.splits import cut_points, scale
@@ -102,8 +104,29 @@ def from_scores(scored: pl.DataFrame, axis: str) -> Discrepancy:
     :func:`backtest`) give by maximum likelihood."""
     rate, factor = _max_likelihood(scored)
     cuts = scored.group_by("cut").agg(pl.col("converged").first())
-    return Discrepancy(axis=axis, rate=rate, noise_factor=factor, df=DF, evidence=float(scored["distance"].max()),
-                       cuts=cuts.height, residuals=scored.height, unconverged_cuts=int((~cuts["converged"]).sum()))
+    learned = Discrepancy(axis=axis, rate=rate, noise_factor=factor, df=DF, evidence=float(scored["distance"].max()),
+                          cuts=cuts.height, residuals=scored.height, unconverged_cuts=int((~cuts["converged"]).sum()))
+    return dataclasses.replace(learned, coverage=_coverage(scored, learned))
+
+
+COVERAGE_LEVELS = (0.5, 0.8, 0.95)
+"""The levels at which :attr:`Discrepancy.coverage` reports the backtest's coverage."""
+
+
+def _coverage(scored: pl.DataFrame, learned: Discrepancy) -> tuple[dict, ...]:
+    """Per distance bin: the backtest rows in it and the share inside the term's central intervals
+    ``|r| <= t_df((1 + L) / 2) s(d)``."""
+    distance = scored["distance"].to_numpy()
+    ratio = np.abs(scored["residual"].to_numpy()) / learned.scale(distance, scored["sigma"].to_numpy())
+    index, labels = distance_bins(distance)
+    out = []
+    for k, label in enumerate(labels):
+        inside = index == k
+        if inside.any():
+            out.append({"distance": label, "rows": int(inside.sum()),
+                        **{f"coverage{100 * level:g}": float(np.mean(ratio[inside] <= stats.t.ppf((1 + level) / 2, learned.df)))
+                           for level in COVERAGE_LEVELS}})
+    return tuple(out)
 
 
 def cut_weights(scored: pl.DataFrame) -> np.ndarray:

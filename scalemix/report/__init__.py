@@ -157,6 +157,7 @@ def _figures(fit, table, summary: dict) -> dict:
         "fraction_caption": _fraction_caption(fraction, shown) if "rows" in fraction else None,
         "per_weighting": figures.per_weighting(fit) if "weighting" in fit.coords else None,
         "front": figures.front(front["rows"], front["targets"], table.loss_unit) if "rows" in front else None,
+        "extrapolation": figures.extrapolation(summary["extrapolation"]) if summary["extrapolation"]["status"] == "learned" else None,
         "rank": _rank(fit) if fit.inference_data is not None and "posterior" in fit.inference_data.groups() else None,
     }
 

@@ -42,6 +42,22 @@ def fit_curves(curve_list: list[_curves.Curve], loss_unit: str) -> str:
     return _encode(fig)
 
 
+def extrapolation(term: dict) -> str:
+    """The half-width (percent of the loss) of the extrapolation term's 50/80/95% predictive intervals
+    against the decades a query lies beyond the fitted range, with the farthest backtest evidence marked
+    (``term`` is the report's ``extrapolation`` summary: ``curve`` rows and ``evidence``)."""
+    fig, axes = _grid(1, height=2.4)
+    ax = axes[0]
+    rows = _columns(term["curve"])
+    for k, level in enumerate(term["levels"]):
+        ax.plot(rows["distance"], rows[f"half{level}"], color=f"C{k}", lw=1.4, label=f"{level}%")
+    ax.axvline(term["evidence"], color="0.4", ls="--", lw=1)
+    ax.text(term["evidence"], ax.get_ylim()[1], " backtest evidence ends", fontsize=6, va="top", color="0.3")
+    ax.set(xlabel=f"decades of {term['axis']} beyond the fitted range", ylabel="interval half-width (% of loss)")
+    ax.legend(fontsize=6, frameon=False, title="predictive", title_fontsize=6)
+    return _encode(fig)
+
+
 def residuals(frame, targets: list[str]) -> str:
     """Residuals log(observed) - median predicted log loss against model size, one panel per target."""
     fig, axes = _grid(len(targets), height=2.0)

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from scalemix import __version__, intervals
 from scalemix import diagnostics as checks
@@ -52,11 +53,33 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
         "diagnostics": diagnostics,
         "at": [scale_of(fit, table, point) for point in at],
         "predictions": predictions,
+        "extrapolation": _extrapolation(fit),
         "effective_fraction": _effective_fraction(fit),
         "optimum": _optimum(fit, table, optimum),
         "front": _front(fit, table, at),
         "provenance": {**_json(fit.provenance), "command": command, "scalemix": __version__},
     }
+
+
+EXTRAPOLATION_LEVELS = (0.5, 0.8, 0.95)
+
+
+def _extrapolation(fit) -> dict:
+    """The extrapolation term as a reader needs it: growth per decade, where the backtest's evidence ends,
+    the backtest's coverage by distance, and the term's interval half-widths (percent of the loss, at the
+    median noise of the targets) from 0 to twice the evidence."""
+    term = fit.discrepancy
+    if term is None:
+        return {"status": "none", "reason": fit.diagnostics.get("extrapolation", "the fit learned no extrapolation term")}
+    sigma = float(np.median(fit.noise))
+    distance = np.linspace(0.0, max(2.0 * term.evidence, 0.5), 41)
+    scale = term.scale(distance, sigma)
+    curve = [{"distance": float(d), **{f"half{100 * level:g}": float(100 * np.expm1(stats.t.ppf((1 + level) / 2, term.df) * s))
+                                       for level in EXTRAPOLATION_LEVELS}} for d, s in zip(distance, scale)]
+    return _json({"status": "learned", "axis": term.axis, "rate": term.rate, "noise_factor": term.noise_factor,
+                  "evidence": term.evidence, "cuts": term.cuts, "residuals": term.residuals,
+                  "coverage": list(term.coverage), "levels": [f"{100 * level:g}" for level in EXTRAPOLATION_LEVELS],
+                  "curve": curve})
 
 
 def untrained_domains(fit, targets: Sequence[str]) -> list[str]:
