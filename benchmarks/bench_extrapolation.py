@@ -153,9 +153,8 @@ def run_split(train, test, law_name, nuts: bool, seed: int = 0, variants: dict |
     law = laws.get(law_name)
     rows = {}
     point, _ = _timed(fit_point, train, law, seed=seed)
-    (learned, note), learn_s = _timed(discrepancy.learn, train, law, seed=seed)
+    (learned, note, scored), learn_s = _timed(discrepancy.learn_with_scores, train, law, seed=seed)
     if learned is not None:  # the same point fit and backtest: t term against split conformal
-        scored, _ = discrepancy.backtest(train, law, seed=seed)
         with_term = dataclasses.replace(point, discrepancy=learned)
         rows["point+ext"] = {**_score(with_term, test), "wall": learn_s}
         rows["point+conformal"] = {**_score(Conformal.fit(with_term, scored, learned), test), "wall": learn_s}

@@ -67,9 +67,8 @@ def _fit_one(table: RunTable, law: Law, method: str, extrapolation: bool, option
     result = METHODS[method](table, law, **options)
     if not extrapolation:
         return result, None
-    scored, reason = discrepancy.backtest(table, law, seed=options.get("seed", 0), delta=options.get("delta", 1e-3))
-    learned = None if scored is None else discrepancy.from_scores(scored, discrepancy.axis_of(law))
-    note = reason if learned is None else discrepancy.describe(learned, (discrepancy.axis_of(law),))
+    learned, note, scored = discrepancy.learn_with_scores(table, law, seed=options.get("seed", 0),
+                                                          delta=options.get("delta", 1e-3))
     warned = result.diagnostics.get("warnings", []) + checks.backtest_warnings(learned)
     return dataclasses.replace(result, discrepancy=learned,
                                diagnostics={**result.diagnostics, "extrapolation": note, "warnings": warned}), scored

@@ -58,11 +58,18 @@ def learn(table, law, *, by: Sequence[str] | None = None, cuts: int = 5, seed: i
     (or why it could not be: a law of neither N nor D, too few distinct scales, too few rows below every
     cut). Cutting along compute alone gave the lowest interval scores on the real splits of
     ``benchmarks/bench_extrapolation.py --variants`` (against params, tokens, and the three pooled)."""
+    learned, note, _ = learn_with_scores(table, law, by=by, cuts=cuts, seed=seed, delta=delta)
+    return learned, note
+
+
+def learn_with_scores(table, law, *, by: Sequence[str] | None = None, cuts: int = 5, seed: int = 0,
+                      delta: float = 1e-3) -> tuple[Discrepancy | None, str, pl.DataFrame | None]:
+    """:func:`learn`, and the backtest rows it was learned from (:func:`backtest`; what stacking scores)."""
     scored, reason = backtest(table, law, by=by, cuts=cuts, seed=seed, delta=delta)
     if scored is None:
-        return None, reason
+        return None, reason, None
     learned = from_scores(scored, axis_of(law))
-    return learned, describe(learned, by or (axis_of(law),))
+    return learned, describe(learned, by or (axis_of(law),)), scored
 
 
 def describe(learned: Discrepancy, by: Sequence[str]) -> str:
@@ -173,4 +180,4 @@ def _max_likelihood(scored: pl.DataFrame) -> tuple[float, float]:
     return float(rate), float(factor)
 
 
-__all__ = ["DF", "axis_of", "backtest", "cut_weights", "describe", "from_scores", "learn"]
+__all__ = ["DF", "axis_of", "backtest", "cut_weights", "describe", "from_scores", "learn", "learn_with_scores"]
