@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import polars as pl
 
-from scalemix import intervals
 from scalemix.evaluate.scores import CRPS_LEVELS, score_rows
 from scalemix.extrapolation import DISTANCE_BINS, distance_bins
 from scalemix.fit import fit

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 import polars as pl
 
-from scalemix import intervals
 from scalemix._x64 import float64
 from scalemix.design import Scale
 from scalemix.errors import OptimizeError
@@ -235,9 +234,9 @@ def check_scale(name: str, values) -> None:
     not a count in the run reader's [:data:`~scalemix.runs.MIN_COUNT`, :data:`~scalemix.runs.MAX_COUNT`],
     naming it and its option."""
     what, example = COUNTS[name]
-    for value in np.atleast_1d(np.asarray(values, dtype=float)):
-        if not MIN_COUNT <= value <= MAX_COUNT:
-            raise OptimizeError(f"{name}={value:g} is not a {what} from {MIN_COUNT:g} to {MAX_COUNT:g} (MIN_COUNT, "
+    for given in np.atleast_1d(np.asarray(values, dtype=float)):
+        if not MIN_COUNT <= given <= MAX_COUNT:
+            raise OptimizeError(f"{name}={given:g} is not a {what} from {MIN_COUNT:g} to {MAX_COUNT:g} (MIN_COUNT, "
                                 f"MAX_COUNT); give a count such as --{name} {example}")
 
 
