@@ -36,3 +36,48 @@ def test_a_parameter_at_the_edge_of_its_range_is_named(chinchilla_fit):
     (warning,) = fit_point(table, laws.get("power")).diagnostics["warnings"]
     assert warning.startswith("Linf[t] went to the edge of its range")
     assert chinchilla_fit.diagnostics["warnings"] == []
+
+
+def _training_curves(steps=60, runs_=12, seed=0):
+    """``runs_`` simulated training curves of ``steps`` rows each: Chinchilla-form loss with 1% noise."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, n in enumerate(np.geomspace(1e7, 1e9, runs_)):
+        tokens = np.arange(1, steps + 1) * 2e6
+        loss = (1.7 + 400 * n**-0.34 + 410 * tokens**-0.28) * np.exp(rng.normal(0, 0.01, steps))
+        frames.append(pl.DataFrame({"run_id": f"r{k}", "params": n, "tokens": tokens, "step": np.arange(1, steps + 1),
+                                    "target": "val", "loss": loss}))
+    return runs.read(pl.concat(frames))
+
+
+def test_a_thinned_problem_keeps_every_run_and_the_total_weight():
+    from scalemix.fit.problem import build
+
+    problem = build(_training_curves(), laws.get("power"))  # 720 rows
+    half = problem.mask * (np.arange(problem.mask.shape[1]) % 2 == 0)  # a 0/1 choice of rows, as a backtest cut
+    thin, weights = problem.thinned(half, 100)
+    assert thin.mask.shape == weights.shape == (1, 100)
+    assert weights.sum() == pytest.approx(half.sum(), rel=1e-12)
+    kept_runs = problem.design.frame["run_id"].to_numpy()[thin.row[weights > 0]]
+    assert set(kept_runs) == set(problem.design.frame["run_id"])  # every curve keeps rows along its length
+    assert (half[0, thin.row[0]] > 0).all()  # only rows of positive weight stand for the rest
+    fewer, fewer_weights = problem.thinned(problem.mask * (np.arange(720) < 30), 100)  # 30 rows: kept, padded
+    assert fewer.mask.shape == (1, 100) and (fewer_weights > 0).sum() == 30
+    assert problem.thinned(problem.mask, 720)[0] is problem
+
+
+def test_a_thinned_search_finds_the_full_search_optimum():
+    """On 720 rows, the search screened and refined on 128 of them and finished on all reaches the optimum
+    of the search on every row (the same objective to 1e-12 and parameters to 1e-7)."""
+    from scalemix._x64 import float64
+    from scalemix.fit.point import multistart
+    from scalemix.fit.problem import build
+
+    with float64():
+        problem = build(_training_curves(), laws.get("power"))
+        full = multistart(problem, problem.mask, screen_rows=10_000)
+        thinned = multistart(problem, problem.mask, screen_rows=128)
+    best_full, best_thinned = full.best[0], thinned.best[0]
+    assert thinned.objective[0, best_thinned] == pytest.approx(full.objective[0, best_full], rel=1e-12)
+    np.testing.assert_allclose(thinned.z[0, best_thinned], full.z[0, best_full], atol=1e-7)
+    assert thinned.converged[0, best_thinned]

@@ -112,31 +112,71 @@ class Search(NamedTuple):
     best: np.ndarray
 
 
+SCREEN_ROWS = 512
+"""Rows per group that screen and refine the starts of a longer table (:meth:`Problem.thinned`); the
+:data:`POLISH` best then run to convergence on every row. Cost grows with rows x starts, so a training-curve
+log of 10^5 rows is searched at the cost of 512 and solved exactly from its best few starts."""
+POLISH = 4
+"""Starts per group that a thinned search finishes on every row."""
+
+
 def multistart(problem: Problem, row_weights, *, delta: float = 1e-3, max_iter: int = 200, seed: int = 0,
-               random_starts: int | None = None, screen_iter: int = 5, refine: int = 64) -> Search:
+               random_starts: int | None = None, screen_iter: int = 5, refine: int = 64,
+               screen_rows: int = SCREEN_ROWS) -> Search:
     """The point fit's search on ``problem`` with row weights ``[groups, rows]`` (its mask, or the mask
     times a 0/1 choice of rows, so that fits on subsets of one table reuse one compiled solver): every
-    start runs ``screen_iter`` iterations, the ``refine`` best per group then run to convergence."""
+    start runs ``screen_iter`` iterations, the ``refine`` best per group then run to convergence. On a
+    group of more than ``screen_rows`` rows both stages run on ``screen_rows`` of them (:meth:`Problem.thinned`)
+    and the :data:`POLISH` best then run to convergence on all; the best is the best of those, and the other
+    starts' objectives are their thinned ones scaled by the best's full-to-thinned ratio."""
     starts = problem.starts(seed, random_starts)
     groups = len(problem.groups)
+    rows = np.arange(groups)[:, None]
     starts = np.broadcast_to(starts, (groups, *starts.shape))
-    screened = _solve(problem, row_weights, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
+    thin, thin_weights = problem.thinned(row_weights, screen_rows)
+    screened = _solve(thin, thin_weights, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
     objective = np.array(screened.objective)
     z = np.array(screened.z)
     converged = np.array(screened.converged)
+    grad_norm = np.array(screened.grad_norm)
     if len(starts[0]) > refine:
-        keep = np.argsort(np.where(np.isfinite(objective), objective, np.inf), axis=1)[:, :refine]
-        rows = np.arange(groups)[:, None]
-        refined = _solve(problem, row_weights, z[rows, keep], delta, max_iter)
-        objective[rows, keep] = np.asarray(refined.objective)
-        z[rows, keep] = np.asarray(refined.z)
-        converged[rows, keep] = np.asarray(refined.converged)
-        grad_norm = np.full(objective.shape, np.nan)
-        grad_norm[rows, keep] = np.asarray(refined.grad_norm)
-    else:
-        grad_norm = np.asarray(screened.grad_norm)
+        keep = _best(objective, refine)
+        refined = _solve(thin, thin_weights, z[rows, keep], delta, max_iter)
+        _put(objective, z, converged, grad_norm, rows, keep, refined)
+        grad_norm[~_chosen(objective.shape, rows, keep)] = np.nan
+    if thin is problem:
+        objective = np.where(np.isfinite(objective), objective, np.inf)
+        return Search(objective, z, converged, grad_norm, np.argmin(objective, axis=1))
+    finalists = _best(objective, min(POLISH, objective.shape[1]))
+    thinned = objective[rows, finalists]
+    _put(objective, z, converged, grad_norm, rows, finalists, _solve(problem, row_weights, z[rows, finalists], delta, max_iter))
     objective = np.where(np.isfinite(objective), objective, np.inf)
-    return Search(objective, z, converged, grad_norm, np.argmin(objective, axis=1))
+    winner = np.argmin(objective[rows, finalists], axis=1)
+    # the other starts' thinned objectives, on the scale of the full one (for counting the best basin)
+    ratio = objective[rows[:, 0], finalists[rows[:, 0], winner]] / thinned[rows[:, 0], winner]
+    others = ~_chosen(objective.shape, rows, finalists)
+    objective = np.where(others, objective * np.where(np.isfinite(ratio), ratio, 1.0)[:, None], objective)
+    return Search(objective, z, converged, grad_norm, finalists[rows[:, 0], winner])
+
+
+def _best(objective: np.ndarray, count: int) -> np.ndarray:
+    """Indices ``[groups, count]`` of each group's ``count`` lowest finite objectives."""
+    return np.argsort(np.where(np.isfinite(objective), objective, np.inf), axis=1)[:, :count]
+
+
+def _chosen(shape: tuple[int, int], rows: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """Boolean ``[groups, starts]``: the starts ``picked`` per group."""
+    chosen = np.zeros(shape, bool)
+    chosen[rows, picked] = True
+    return chosen
+
+
+def _put(objective, z, converged, grad_norm, rows, picked, solution) -> None:
+    """Write a re-solve of the starts ``picked`` per group into the search's arrays."""
+    objective[rows, picked] = np.asarray(solution.objective)
+    z[rows, picked] = np.asarray(solution.z)
+    converged[rows, picked] = np.asarray(solution.converged)
+    grad_norm[rows, picked] = np.asarray(solution.grad_norm)
 
 
 def _solve(problem: Problem, row_weights, starts, delta, max_iter):

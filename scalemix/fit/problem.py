@@ -8,6 +8,7 @@ the same :class:`Problem`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cache, partial
 
@@ -60,6 +61,29 @@ class Problem:
         data = (self.inputs, jnp.asarray(self.log_loss))
         return _solve_groups(residuals, jnp.asarray(starts), data, jnp.asarray(weights), delta, max_iter)
 
+    def thinned(self, weights: np.ndarray, rows: int) -> tuple[Problem, np.ndarray]:
+        """This problem on at most ``rows`` rows per group, with row ``weights [groups, rows]`` to match.
+
+        Of each group's rows of positive weight, ``rows`` evenly spaced ones in table order (so every run
+        keeps rows along its whole curve) stand for all of them: their weights are scaled up to the group's
+        total, so the thinned objective estimates the full one and has the same minimiser where the law fits.
+        A group with fewer such rows keeps them all (padded with weight 0). Every thinned problem of one
+        shape has the same width, so fits on different row subsets reuse one compiled solver. With no more
+        than ``rows`` columns, returns the problem and weights unchanged.
+        """
+        weights = np.asarray(weights, dtype=float)
+        if self.mask.shape[1] <= rows:
+            return self, weights
+        picks = np.stack([_evenly_spaced(np.flatnonzero(w > 0), rows) for w in weights])
+        groups = np.arange(len(self.groups))[:, None]
+        kept = weights[groups, picks] * (np.arange(rows) < (weights > 0).sum(axis=1, keepdims=True))
+        total = kept.sum(axis=1, keepdims=True)
+        scaled = kept * np.where(total > 0, weights.sum(axis=1, keepdims=True) / np.where(total > 0, total, 1), 0)
+        inputs = Inputs(*(None if a is None else jnp.asarray(np.asarray(a)[groups, picks]) for a in self.inputs))
+        thin = dataclasses.replace(self, inputs=inputs, log_loss=self.log_loss[groups, picks],
+                                   mask=self.mask[groups, picks] * (kept > 0), row=self.row[groups, picks])
+        return thin, scaled
+
     def assemble(self, z: np.ndarray) -> dict[str, np.ndarray]:
         """Per-group unconstrained solutions ``[..., groups, P]`` -> joint constrained draws ``{name: [..., *shape]}``."""
         z = np.asarray(z)
@@ -102,6 +126,16 @@ def build(table, law: Law, *, min_rows_per_param: int = 1) -> Problem:
     if law.separable:
         inputs = inputs._replace(target=np.zeros_like(row, dtype=np.int32))
     return Problem(law, d, layout, groups, _jax_inputs(inputs), d.log_loss[row], mask, row)
+
+
+def _evenly_spaced(indices: np.ndarray, count: int) -> np.ndarray:
+    """``count`` entries of ``indices`` evenly spaced from first to last; all of them, then repeats of the
+    first (weight 0 in :meth:`Problem.thinned`), when there are fewer."""
+    if indices.size == 0:
+        return np.zeros(count, dtype=int)
+    if indices.size <= count:
+        return np.concatenate([indices, np.full(count - indices.size, indices[0])])
+    return indices[np.round(np.linspace(0, indices.size - 1, count)).astype(int)]
 
 
 def _check_enough_rows(law, groups, rows, needed, d: Design):
