@@ -6,7 +6,8 @@
 
 from any of: the name of an embedded dataset (``scalemix.datasets.names()``); a ``.csv``, ``.parquet`` or
 ``.jsonl`` file; a ``.toml`` spec file naming a metrics file and, optionally, a separate weights file;
-a polars or pandas DataFrame.
+a polars or pandas DataFrame; the runs a tracking tool holds (``mlflow:EXPERIMENT``, ``tensorboard:DIR``,
+``wandb:DIR``: :mod:`scalemix.sources`), read as a file holding the tool's table.
 
 What is fatal and what is set aside
 -----------------------------------
@@ -38,7 +39,7 @@ from typing import Any
 
 import polars as pl
 
-from scalemix import datasets
+from scalemix import datasets, sources
 from scalemix.errors import RunTableError
 
 WEIGHT_PREFIX = "w."
@@ -192,6 +193,8 @@ class _Options:
     loss_unit: str = "nats"
     ignore_columns: tuple[str, ...] = ()
     strict: bool = False
+    tracking_uri: str | None = None
+    history: bool = False
 
     @property
     def id_column(self) -> str:
@@ -216,6 +219,8 @@ _OPTION_TYPES: dict[str, tuple[type, ...]] = {
     "loss_unit": (str,),
     "ignore_columns": (list, tuple),
     "strict": (bool,),
+    "tracking_uri": (str,),
+    "history": (bool,),
 }
 _SPEC_KEYS = {**_OPTION_TYPES, "metrics": (str,)}
 _SPEC_PATHS = ("weights", "metrics")
@@ -257,7 +262,17 @@ def _read_spec(path: Path) -> dict[str, Any]:
     if not isinstance(runs, dict) or "metrics" not in runs:
         raise RunTableError(f"{path}: needs a [runs] table with at least metrics = \"<file>\"")
     _check_option_types(runs, f"{path} [runs]", _SPEC_KEYS)
-    return {k: path.parent / v if k in _SPEC_PATHS else v for k, v in runs.items()}
+    return {k: _beside(path, v) if k in _SPEC_PATHS else v for k, v in runs.items()}
+
+
+def _beside(spec: Path, location: str) -> str | Path:
+    """A spec's file path (or a folder source's folder) resolved against the spec's folder; an MLflow
+    experiment is a name, not a path, and stays as written."""
+    parsed = sources.parse(location)
+    if parsed is None:
+        return spec.parent / location
+    scheme, where = parsed
+    return location if scheme == "mlflow" else f"{scheme}:{spec.parent / where}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -285,7 +300,13 @@ def read(source: Any, **options: Any) -> RunTable:
     - ``target``: target name for a file with one ``loss`` column and no ``target`` column;
     - ``loss_unit``: ``"nats"`` (default) or e.g. ``"bits per byte"``;
     - ``ignore_columns``: columns to leave out (e.g. pandas index dumps), listed in the notes;
-    - ``strict``: raise on a bad loss instead of setting the row aside.
+    - ``strict``: raise on a bad loss instead of setting the row aside;
+    - ``tracking_uri``: for an ``mlflow:`` source, the tracking server or store (default ``MLFLOW_TRACKING_URI``);
+    - ``history``: for a source (``mlflow:``, ``tensorboard:``, ``wandb:``), one row per logged step (a ``step``
+      column) instead of one per run.
+
+    ``source`` may also name run logs where a tracking tool keeps them (:mod:`scalemix.sources`):
+    ``mlflow:EXPERIMENT``, ``tensorboard:DIR`` or ``wandb:DIR``, read as a file holding the tool's own table.
 
     Keyword options given with a spec file override its keys. Raises
     :class:`~scalemix.errors.RunTableError` (one line naming file, row, column, value and the fix).
@@ -298,6 +319,8 @@ def read(source: Any, **options: Any) -> RunTable:
         raise RunTableError(
             f"read() cannot take a {type(source).__name__}; pass a dataset name, a file path or a DataFrame"
         )
+    if isinstance(source, str) and sources.parse(source) is not None:
+        return _read_location(source, _parse_options(options, "read()"))
     if isinstance(source, str) and source in datasets.names():
         if options:
             raise RunTableError(f"dataset {source!r} takes no options (got {', '.join(options)})")
@@ -306,13 +329,13 @@ def read(source: Any, **options: Any) -> RunTable:
     if path.suffix.lower() == ".toml":
         spec = _read_spec(path)
         metrics = spec.pop("metrics")
-        table = _read_path(metrics, _parse_options({**spec, **options}, str(path)))
+        table = _read_location(metrics, _parse_options({**spec, **options}, str(path)))
         return dataclasses.replace(table, source=str(path))
     if path.suffix.lower() not in _READERS and not path.exists():
         raise RunTableError(
             f"{source!r} is neither a file nor a dataset; known datasets: {', '.join(datasets.names())}"
         )
-    return _read_path(path, _parse_options(options, "read()"))
+    return _read_location(path, _parse_options(options, "read()"))
 
 
 def _read_dataset(name: str) -> RunTable:
@@ -364,7 +387,18 @@ def _from_pandas_column(name: str, column: Any) -> pl.Series:
     return pl.Series(name, [None if v is None else str(v) for v in values], dtype=pl.Utf8)
 
 
-def _read_path(path: Path, options: _Options) -> RunTable:
+def _read_location(location: str | Path, options: _Options) -> RunTable:
+    """The run table of a file or of a ``<scheme>:<location>`` source (:mod:`scalemix.sources`)."""
+    if isinstance(location, str) and sources.parse(location) is not None:
+        raw = sources.read(location, tracking_uri=options.tracking_uri, history=options.history,
+                           text_columns=[options.id_column, options.join_column, "target"])
+        return _read_frame(raw, location, options)
+    given = [name for name in ("tracking_uri", "history") if getattr(options, name)]
+    if given:
+        raise RunTableError(
+            f"{location}: option {given[0]!r} is for a tracking source (mlflow:, tensorboard:, wandb:), not a file; drop it"
+        )
+    path = Path(location)
     return _read_frame(read_file(path, [options.id_column, options.join_column, "target"]), str(path), options)
 
 

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scalemix"
 LAYERS = {  # part -> layer; a part may import parts of its own layer or below
     "errors": 0, "_x64": 0,
     "laws": 1,
-    "datasets": 2, "runs": 2, "splits": 2, "proxy": 2,  # proxy generates runs: it stands beside them
+    "datasets": 2, "runs": 2, "splits": 2, "proxy": 2, "sources": 2,  # proxy generates runs: it stands beside them
     "design": 3,
     "intervals": 4, "diagnostics": 4, "predictor": 4, "extrapolation": 4, "fitresult": 4, "stack": 4,
     "fit": 5,

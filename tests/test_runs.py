@@ -367,7 +367,7 @@ def test_all_losses_unusable_is_fatal(tmp_path):
 @pytest.mark.parametrize(
     ("options", "pattern"),
     [
-        ({"colour": "red"}, r"unknown option 'colour'; known options: ignore_columns, join, loss_columns"),
+        ({"colour": "red"}, r"unknown option 'colour'; known options: history, ignore_columns, join, loss_columns"),
         ({"params": [1]}, r"option 'params' must be int or float or str, got"),
         ({"loss_columns": "val/.*"}, r"needs exactly one \(group\) capturing the target name; it has 0"),
         ({"loss_columns": "(nope)"}, r"matches no column \(it must match whole names\)"),
