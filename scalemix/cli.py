@@ -40,7 +40,8 @@ app.add_typer(datasets_app, name="datasets")
 _LISTED = 12  # names shown before "... (N in all)" in text output
 _WIDE = 200  # columns for result tables, so numbers are never cut to fit an 80-column pipe
 
-_Source = Annotated[str, typer.Argument(help="A dataset name, a .csv/.parquet/.jsonl file, or a .toml spec file.")]
+_Source = Annotated[str, typer.Argument(help="A dataset name, a .csv/.parquet/.jsonl file, a .toml spec file, or mlflow:EXPERIMENT, tensorboard:DIR, wandb:DIR.")]
+_TrackingUri = Annotated[str, typer.Option("--tracking-uri", help="For an mlflow: source, the tracking server or store (default: the spec's tracking_uri, else MLFLOW_TRACKING_URI).")]
 _FitDir = Annotated[str, typer.Argument(metavar="FIT", help="A fit saved by `scalemix fit --out`.")]
 
 
@@ -91,6 +92,13 @@ def _print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title
     for row in rows:
         table.add_row(*(value if isinstance(value, str) else _number(value) for value in row))
     _console(width).print(table)
+
+
+def _read_runs(source: str, tracking_uri: str | None):
+    """``runs.read(source)``, with the MLflow tracking URI when one was given on the command line."""
+    from scalemix import runs
+
+    return runs.read(source, **({"tracking_uri": tracking_uri} if tracking_uri else {}))
 
 
 def _key_values(text: str, option: str, example: str) -> dict[str, Any]:
@@ -188,11 +196,10 @@ def datasets_show(
 def inspect(
     source: _Source,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (the run table's summary)."),
+    tracking_uri: _TrackingUri = None,
 ) -> None:
     """Read run logs, validate them, and summarise: counts, ranges, rows set aside, notes."""
-    from scalemix import runs
-
-    table = runs.read(source)
+    table = _read_runs(source, tracking_uri)
     summary = table.summary()
     if as_json:
         _print_json(summary)
@@ -225,11 +232,13 @@ def sweep(
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
     workers: int = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core; 1 for vmapped GPU sweeps)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    log_to: str = typer.Option(None, "--log-to", help="mlflow:EXPERIMENT: log each run to MLflow as it finishes (one MLflow run per proxy run; the experiment is created if missing), and skip the runs the experiment holds as FINISHED, their rows coming back into --out."),
+    tracking_uri: str = typer.Option(None, "--tracking-uri", help="For --log-to, the MLflow tracking server or store (default: MLFLOW_TRACKING_URI)."),
 ) -> None:
     """Train small proxy language models on mixtures and write one run-table row per (run, target)."""
     from scalemix.proxy.sweep import sweep_command
 
-    table = sweep_command(config, preset, out, executor, address, workers, progress)
+    table = sweep_command(config, preset, out, executor, address, workers, progress, log_to, tracking_uri)
     typer.echo(f"wrote {out}: {table.height} rows")
 
 
@@ -289,9 +298,10 @@ def fit(
     extrapolation: bool = typer.Option(True, "--extrapolation/--no-extrapolation", help="Learn the law's error beyond the fitted scales by a backtest on the runs, so that predictive intervals widen with the distance a query extrapolates (--no-extrapolation: parameters and noise only, as before)."),
     law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear; repeat for several)."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (law, method, objective, params, diagnostics)."),
+    tracking_uri: _TrackingUri = None,
 ) -> None:
     """Fit a law to run logs and save it; prints the parameters (median and 95% interval)."""
-    from scalemix import laws, runs
+    from scalemix import laws
     from scalemix.fit import fit as fit_runs
 
     options = _method_options(method, {
@@ -301,7 +311,7 @@ def fit(
     names = _law_names(law)
     if law_option and len(names) > 1:
         raise FitError(f"--law-option applies to one law; fit {', '.join(names)} without it, or stack laws registered with their options")
-    table = runs.read(source)
+    table = _read_runs(source, tracking_uri)
     if target:
         table = table.select(targets=target)
     chosen = [laws.get(name, **(_key_values(",".join(law_option), "--law-option", "f=linear") if law_option else {})) for name in names]
@@ -447,21 +457,22 @@ def _read_grid(path: str):
 @app.command()
 def evaluate(
     fit_dir: _FitDir,
-    on: str = typer.Option(..., "--on", help="Held-out runs: a dataset name, a .csv/.parquet/.jsonl file, or a .toml spec."),
+    on: str = typer.Option(..., "--on", help="Held-out runs: a dataset name, a .csv/.parquet/.jsonl file, a .toml spec, or a tracking source (mlflow:EXPERIMENT, ...)."),
     levels: str = typer.Option("0.5,0.9", "--levels", help="Predictive-interval levels whose coverage to report, each between 0 and 1."),
     extrapolation: bool = _EXTRAPOLATION,
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (overall and per-target metrics)."),
+    tracking_uri: _TrackingUri = None,
 ) -> None:
     """Score a fit on runs it never saw: MAE, RMSE, MRE, R^2, Spearman, Pearson, interval coverage and
     width, interval score and CRPS (log loss), and regret@1 for mixtures (true loss of the predicted-best
     run minus the best)."""
-    from scalemix import intervals, runs
+    from scalemix import intervals
     from scalemix.evaluate import evaluate as score
     from scalemix.stack import load
 
     wanted = intervals.parse(levels, "--levels")
     result = load(fit_dir)
-    table = runs.read(on)
+    table = _read_runs(on, tracking_uri)
     known = [t for t in table.targets if t in result.targets]
     if not known:
         raise FitError(f"{on} has none of this fit's targets ({_names(result.targets)}); it has {_names(table.targets)}")
@@ -493,16 +504,16 @@ def backtest(
     extrapolation: bool = typer.Option(True, "--extrapolation/--no-extrapolation", help="Fit each cut with the extrapolation term learned from its own training runs (the default), or without (today's intervals)."),
     out: str = typer.Option(None, "--out", help="Write every held-out prediction to this .csv or .parquet file."),
     as_json: bool = typer.Option(False, "--json", help="Print only JSON (one record per distance bin)."),
+    tracking_uri: _TrackingUri = None,
 ) -> None:
     """How far can I trust this law on my runs? Fit below each cut along --by, predict the runs above,
     and score them by distance beyond the fitted range: coverage at 50/80/95%, interval score, CRPS, MRE."""
-    from scalemix import runs
     from scalemix.evaluate import backtest as run_backtest, summarize
 
     options = _method_options(method, {"n_boot": n_boot})
     options.pop("progress", None)
     names = _law_names(law)
-    rows = run_backtest(runs.read(source), names[0] if len(names) == 1 else names, by=by, cuts=cuts, method=method, seed=seed, extrapolation=extrapolation, **options)
+    rows = run_backtest(_read_runs(source, tracking_uri), names[0] if len(names) == 1 else names, by=by, cuts=cuts, method=method, seed=seed, extrapolation=extrapolation, **options)
     if out:
         rows.write_parquet(out) if out.endswith(".parquet") else rows.write_csv(out)
     table = summarize(rows)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from scalemix.errors import ScalemixError
@@ -34,6 +36,15 @@ def _pin_worker(cores):
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {core})
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int):
+    """End this worker once the sweep that started it is gone: a killed sweep (SIGKILL) cannot shut its pool
+    down, and its workers would otherwise wait for jobs forever."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 class ProcessExecutor:

@@ -21,7 +21,8 @@ task (mode + domains), model sizes, seeds and a mixture design::
 
 Each run is keyed by a content hash of (model config, data fingerprint, mixture, seed, training
 config); a sweep writing to an existing table skips the runs it already holds, so a killed sweep
-resumes. Rows follow the run-table format: one per (run, target) with ``w.<domain>`` weights.
+resumes. Rows follow the run-table format: one per (run, target) with ``w.<domain>`` weights. A sweep
+may also log each run to MLflow and resume from what the experiment holds (:mod:`scalemix.proxy.tracking`).
 """
 
 from __future__ import annotations
@@ -215,8 +216,17 @@ def plan(config: dict, say=print) -> list[Job]:
     return jobs
 
 
-def execute(job: Job) -> list[dict]:
-    """Train one job's runs together and return their run-table rows (runs in a worker process)."""
+@dataclass(frozen=True)
+class Trained:
+    """What a job returns: its runs' run-table rows, and each run's training-loss curve as
+    ``(step, loss)`` pairs, by run id."""
+
+    rows: list[dict]
+    curves: dict[str, tuple[tuple[int, float], ...]]
+
+
+def execute(job: Job) -> Trained:
+    """Train one job's runs together and return their rows and curves (runs in a worker process)."""
     import jax
 
     from scalemix import __version__
@@ -237,8 +247,10 @@ def execute(job: Job) -> list[dict]:
     tokens = float(first.train.steps * first.train.batch_size * first.model.seq_len)
     dev = jax.devices()[0]
     device = f"{dev.platform}:{getattr(dev, 'device_kind', '')} ({platform.node() or 'host'})"
-    rows = []
+    every = first.train.steps // result.curve.shape[1]  # steps per curve point: train_group records max(1, steps // 64)
+    rows, curves = [], {}
     for r, run in enumerate(job.runs):
+        curves[run.run_id] = tuple(((i + 1) * every, float(loss)) for i, loss in enumerate(result.curve[r]))
         for k, target in enumerate(run.task.domains):
             rows.append(
                 {
@@ -257,7 +269,7 @@ def execute(job: Job) -> list[dict]:
                     "data_fingerprint": data.fingerprint, "corpus_fingerprint": data.corpus_fingerprint,
                 }
             )
-    return rows
+    return Trained(rows, curves)
 
 
 def read_table(path: Path) -> pl.DataFrame | None:
@@ -269,12 +281,19 @@ def read_table(path: Path) -> pl.DataFrame | None:
 
 
 def to_frame(rows: list[dict]) -> pl.DataFrame:
-    """Rows from several cohorts as one frame: weight columns a cohort lacks are 0 (it never trained there)."""
+    """Rows from several cohorts as one frame: weight columns a cohort lacks are 0 (it never trained there).
+    Columns: the run-table head, the weights by domain, then the others by name (whatever order the rows'
+    keys came in, so rows rebuilt from MLflow give the same frame)."""
     frame = pl.concat([pl.DataFrame([r]) for r in rows], how="diagonal_relaxed")
     wcols = [c for c in frame.columns if c.startswith("w.")]
     head = ["run_id", "params", "tokens", "seed", "target", "loss"]
     rest = [c for c in frame.columns if c not in head and c not in wcols]
-    return frame.with_columns(pl.col(wcols).fill_null(0.0)).select(head + sorted(wcols) + rest)
+    return frame.with_columns(pl.col(wcols).fill_null(0.0)).select(head + sorted(wcols) + sorted(rest))
+
+
+def _in_plan_order(rows: list[dict], position: dict[str, int]) -> pl.DataFrame:
+    """``rows`` as a frame, runs in plan order (``position``: run id -> index), after rows of runs not planned."""
+    return to_frame(sorted(rows, key=lambda row: position.get(row["run_id"], -1)))
 
 
 def _write(frame: pl.DataFrame, path: Path):
@@ -284,48 +303,69 @@ def _write(frame: pl.DataFrame, path: Path):
     os.replace(tmp, path)
 
 
-def run_sweep(config: dict, out, executor, progress: bool = True, say=print) -> pl.DataFrame:
-    """Plan the sweep, skip runs already in ``out``, execute the rest and append their rows to ``out``
-    after every job (so a killed sweep loses at most the jobs in flight). Returns the whole table."""
+def run_sweep(config: dict, out, executor, progress: bool = True, say=print, log=None) -> pl.DataFrame:
+    """Plan the sweep, skip runs already in ``out``, execute the rest and add their rows to ``out`` after
+    every job (so a killed sweep loses at most the jobs in flight). Returns the whole table, its rows in
+    plan order (after any rows of runs the plan lacks), whichever order the jobs finished in.
+
+    With ``log`` (a :class:`scalemix.proxy.tracking.MlflowLog`), each run is also logged to MLflow after
+    its rows are written, and the runs the experiment holds as FINISHED are not trained again: their rows
+    come back into ``out`` (:meth:`~scalemix.proxy.tracking.MlflowLog.resume`)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     out = Path(out)
     existing = read_table(out)
-    done_ids = set(existing["run_id"].to_list()) if existing is not None else set()
+    rows = existing.to_dicts() if existing is not None else []
     jobs = plan(config, say)
+    planned = [r for j in jobs for r in j.runs]
+    position = {r.run_id: i for i, r in enumerate(planned)}
+    in_table = {row["run_id"] for row in rows} & set(position)
+    recovered = log.resume(planned, rows, str(out), say) if log is not None else []
+    if recovered:
+        rows += recovered
+        _write(_in_plan_order(rows, position), out)
+    done_ids = {row["run_id"] for row in rows}
     todo = [replace(j, runs=tuple(r for r in j.runs if r.run_id not in done_ids)) for j in jobs]
     todo = [j for j in todo if j.runs]
-    n_total = sum(len(j.runs) for j in jobs)
     n_todo = sum(len(j.runs) for j in todo)
-    say(f"sweep {config.get('name', '')}: {n_total} runs, {n_total - n_todo} already in {out}, {n_todo} to train")
-    rows = existing.to_dicts() if existing is not None else []
+    from_log = f", {len({row['run_id'] for row in recovered})} from {log.where}" if log is not None else ""
+    say(f"sweep {config.get('name', '')}: {len(planned)} runs, {len(in_table)} already in {out}{from_log}, {n_todo} to train")
     tokens_done, t0 = 0.0, time.perf_counter()
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, disable=not progress, transient=False) as bar:
         task = bar.add_task("training", total=n_todo, rate="")
-        for job, new_rows in executor.run(execute, todo):
-            rows += new_rows
-            _write(to_frame(rows), out)
+        for job, trained in executor.run(execute, todo):
+            rows += trained.rows
+            _write(_in_plan_order(rows, position), out)
+            if log is not None:
+                for run in job.runs:
+                    log.log([row for row in trained.rows if row["run_id"] == run.run_id], trained.curves[run.run_id])
             tokens_done += sum(r.train.steps * r.train.batch_size * r.model.seq_len for r in job.runs)
             rate = tokens_done / max(time.perf_counter() - t0, 1e-9)
             bar.update(task, advance=len(job.runs), rate=f"{rate:,.0f} tok/s")
-    return to_frame(rows) if rows else pl.DataFrame()
+    return _in_plan_order(rows, position) if rows else pl.DataFrame()
 
 
 def sweep_command(config=None, preset=None, out="runs.parquet", executor="local", address=None,
-                  workers: int | None = None, progress: bool = True) -> pl.DataFrame:
-    """What ``scalemix sweep`` does: load a config or preset, pick an executor, run, write ``out``.
+                  workers: int | None = None, progress: bool = True, log_to: str | None = None,
+                  tracking_uri: str | None = None) -> pl.DataFrame:
+    """What ``scalemix sweep`` does: load a config or preset, pick an executor, run, write ``out``, and
+    with ``log_to="mlflow:EXPERIMENT"`` log each run to MLflow at ``tracking_uri`` (else
+    ``MLFLOW_TRACKING_URI``) and resume from what the experiment holds.
 
     ``workers`` defaults to one process per available core (at most 2 jobs' worth of small models per
     core is no faster) for local CPU sweeps; a config with ``group_size > 1`` (vmapped runs, for an
     accelerator) runs in this process.
     """
-    from scalemix.proxy import executors
+    from scalemix.proxy import executors, tracking
 
     if (config is None) == (preset is None):
         raise ScalemixError("give exactly one of CONFIG.toml or --preset NAME (presets: " + ", ".join(preset_names()) + ")")
+    if tracking_uri is not None and log_to is None:
+        raise ScalemixError(f"--tracking-uri {tracking_uri} is where --log-to mlflow:EXPERIMENT logs; add --log-to or drop --tracking-uri")
     cfg = load_config(config, preset)
+    log = tracking.MlflowLog(log_to, tracking_uri, cfg.get("name", "")) if log_to is not None else None
     if workers is None:
         workers = 1 if int(cfg.get("group_size", 1)) > 1 else len(os.sched_getaffinity(0))
-    return run_sweep(cfg, out, executors.make(executor, workers, address), progress=progress)
+    return run_sweep(cfg, out, executors.make(executor, workers, address), progress=progress, log=log)
