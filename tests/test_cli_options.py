@@ -37,7 +37,8 @@ def test_method_options_are_keywords_of_the_method_functions():
 
 
 def test_every_method_flag_is_taken_by_some_method():
-    flags = set(_options("fit")) - {"source", "law", "out", "target", "method", "law_option", "as_json", "extrapolation"}
+    flags = set(_options("fit")) - {"source", "law", "out", "target", "method", "law_option", "as_json", "extrapolation",
+                                    "tracking_uri"}
     assert flags == {name for names in _METHOD_OPTIONS.values() for name in names}
 
 
