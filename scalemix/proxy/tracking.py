@@ -140,19 +140,15 @@ class MlflowLog:
     def _logged(self, planned: set[str]) -> tuple[dict[str, Any], list[Any]]:
         """The experiment's active MLflow runs of ``planned`` proxy runs: the first FINISHED one of each proxy
         run (oldest first), and the runs not FINISHED."""
-        finished, unfinished, token = {}, [], None
+        finished, unfinished = {}, []
         with self._failing("reading the experiment's runs", "check --tracking-uri"):
-            while True:
-                page = self.client.search_runs([self.experiment_id], order_by=["attributes.start_time ASC"], page_token=token)
-                for run in page:
-                    proxy_id = run.data.tags.get(RUN_ID_TAG)
-                    if proxy_id in planned and run.info.status == "FINISHED":
-                        finished.setdefault(proxy_id, run)
-                    elif proxy_id in planned:
-                        unfinished.append(run)
-                token = page.token
-                if not token:
-                    return finished, unfinished
+            for run in mlflow_source.active_runs(self.client, self.experiment_id):
+                proxy_id = run.data.tags.get(RUN_ID_TAG)
+                if proxy_id in planned and run.info.status == "FINISHED":
+                    finished.setdefault(proxy_id, run)
+                elif proxy_id in planned:
+                    unfinished.append(run)
+        return finished, unfinished
 
     def resume(self, planned: list, table_rows: list[dict], table: str, say=print) -> list[dict]:
         """Reconcile the experiment with a sweep about to start: delete the MLflow runs of ``planned`` proxy

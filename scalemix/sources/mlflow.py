@@ -167,25 +167,31 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def active_runs(mlflow_client: Any, experiment_id: str) -> Iterator[Any]:
+    """Every active run of an experiment, page by page, oldest first (so that runs started while the pages are
+    read come after them rather than shift the pages)."""
+    active = library("mlflow.entities", "mlflow").ViewType.ACTIVE_ONLY
+    token = None
+    while True:
+        page = mlflow_client.search_runs(
+            [experiment_id], run_view_type=active, max_results=PAGE_SIZE,
+            order_by=["attributes.start_time ASC", "attributes.run_id ASC"], page_token=token,
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
 def _active_runs(mlflow_client: Any, found: Any, uri: str) -> list[Any]:
-    """Every active run of experiment ``found``, page by page, oldest first (so that runs started while the
-    pages are read come after them rather than shift the pages); raises if there are none."""
+    """Every active run of experiment ``found`` (:func:`active_runs`); raises one line if the experiment is
+    deleted or has none."""
     if found.lifecycle_stage == "deleted":
         raise RunTableError(
             f"mlflow:{found.name}: experiment {found.name!r} at tracking URI {uri} is deleted; restore it "
             f"(mlflow experiments restore --experiment-id {found.experiment_id}) or name another experiment"
         )
-    active = library("mlflow.entities", "mlflow").ViewType.ACTIVE_ONLY
-    runs, token = [], None
-    while True:
-        page = mlflow_client.search_runs(
-            [found.experiment_id], run_view_type=active, max_results=PAGE_SIZE,
-            order_by=["attributes.start_time ASC", "attributes.run_id ASC"], page_token=token,
-        )
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    runs = list(active_runs(mlflow_client, found.experiment_id))
     if not runs:
         raise RunTableError(
             f"mlflow:{found.name}: experiment {found.name!r} at tracking URI {uri} has no active runs; log runs to "
