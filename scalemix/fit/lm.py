@@ -10,6 +10,8 @@ with ``psi(r) = clip(r, -delta, delta)``: the curvature is the Huber objective's
 matrix (rows inside ``delta`` only), and the Marquardt damping is scaled by the IRLS curvature of the
 Huber majoriser, so that a large ``lam`` gives a safe IRLS-scaled gradient step and a small one the
 Newton step of the piecewise-quadratic objective, which settles once the rows inside ``delta`` do.
+An optional diagonal Gaussian ``penalty = (precision, centre)`` adds
+``1/2 sum_k precision_k (z_k - centre_k)^2`` to the objective (a prior's MAP; exact in the Newton system).
 A step is kept only when the objective falls. A start has converged when a kept step is below
 ``xtol`` relative to the parameters; one whose damping hits its ceiling (no step lowers the objective)
 stops as *stalled*, not converged. The step does not change when the objective is multiplied by a
@@ -41,17 +43,23 @@ def huber(r, delta):
     return jnp.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
 
 
-def objective(residuals: Residuals, z, data, weights, delta):
-    """``sum_i weights_i * huber(r_i(z))``."""
-    return jnp.sum(weights * huber(residuals(z, data), delta))
+def objective(residuals: Residuals, z, data, weights, delta, penalty=None):
+    """``sum_i weights_i * huber(r_i(z))``, plus ``1/2 sum_k precision_k (z_k - centre_k)^2`` for a
+    ``penalty = (precision, centre)``."""
+    value = jnp.sum(weights * huber(residuals(z, data), delta))
+    if penalty is None:
+        return value
+    precision, centre = penalty
+    return value + 0.5 * jnp.sum(precision * (z - centre) ** 2)
 
 
 @partial(jax.jit, static_argnames=("residuals", "max_iter"))
-def solve(residuals: Residuals, z0, data, weights, delta, *, max_iter: int = 200, xtol: float = 1e-10) -> Solution:
-    """Minimise the weighted Huber objective from one start ``z0[P]``; vmap this over starts."""
+def solve(residuals: Residuals, z0, data, weights, delta, *, max_iter: int = 200, xtol: float = 1e-10,
+          penalty=None) -> Solution:
+    """Minimise the weighted Huber objective (plus the ``penalty``) from one start ``z0[P]``; vmap this over starts."""
 
     def value(z):
-        f = objective(residuals, z, data, weights, delta)
+        f = objective(residuals, z, data, weights, delta, penalty)
         return jnp.where(jnp.isfinite(f), f, jnp.inf)
 
     def linearise(z):
@@ -61,7 +69,11 @@ def solve(residuals: Residuals, z0, data, weights, delta, *, max_iter: int = 200
         inside = jnp.abs(r) <= delta
         irls = weights * jnp.where(inside, 1.0, delta / jnp.maximum(jnp.abs(r), delta))
         hessian = (jac * (weights * inside)[:, None]).T @ jac
-        return jac.T @ psi, hessian, jnp.sum(jac * jac * irls[:, None], axis=0)
+        grad, scale = jac.T @ psi, jnp.sum(jac * jac * irls[:, None], axis=0)
+        if penalty is None:
+            return grad, hessian, scale
+        precision, centre = penalty
+        return grad + precision * (z - centre), hessian + jnp.diag(precision), scale + precision
 
     def step(state):
         z, f, lam, it, _, _ = state
@@ -84,7 +96,7 @@ def solve(residuals: Residuals, z0, data, weights, delta, *, max_iter: int = 200
     z0 = jnp.asarray(z0)
     state = (z0, value(z0), jnp.asarray(1e-3, z0.dtype), jnp.asarray(0), jnp.asarray(False), jnp.asarray(False))
     z, f, _, iterations, converged, _ = jax.lax.while_loop(keep_going, step, state)
-    grad = jax.grad(lambda q: objective(residuals, q, data, weights, delta))(z)
+    grad = jax.grad(lambda q: objective(residuals, q, data, weights, delta, penalty))(z)
     return Solution(z, f, jnp.max(jnp.abs(grad)), iterations, converged)
 
 

@@ -33,21 +33,24 @@ def fit_point(
     seed: int = 0,
     random_starts: int | None = None,
     screen_iter: int = 5,
-    refine: int = 64,
+    refine: int | None = None,
+    shrinkage: float = 0.0,
 ) -> Fit:
     """Best of a multi-start Huber fit of ``law`` to ``table`` (a validated run table). One draw.
 
-    Every start runs ``screen_iter`` iterations; the ``refine`` best per group then run to convergence
-    (``max_iter``). ``diagnostics["starts_in_best_basin"]`` counts starts that ended within
+    Every start runs ``screen_iter`` iterations; the ``refine`` best per group (by default the law's
+    :attr:`~scalemix.laws.Law.refine`) then run to convergence (``max_iter``). ``diagnostics["starts_in_best_basin"]`` counts starts that ended within
     :data:`~scalemix.diagnostics.BASIN_RTOL` of the best objective (a lower bound: screened-out starts
     count at their screening objective); ``diagnostics["warnings"]`` says when the best start did not
-    converge, found the optimum alone, or ran off to the edge of a parameter's range. Raises
+    converge, found the optimum alone, or ran off to the edge of a parameter's range. ``shrinkage`` > 0
+    adds the ridge penalty of :func:`~scalemix.fit.problem.shrinkage_penalty` on the per-domain
+    coefficients (for many domains and few runs). Raises
     :class:`~scalemix.errors.FitError` for settings no fit can run with (:func:`check_settings`).
     """
     check_settings(delta=delta, seed=seed, max_iter=max_iter, screen_iter=screen_iter, refine=refine,
-                   random_starts=random_starts)
+                   random_starts=random_starts, shrinkage=shrinkage)
     with float64():
-        problem = build(table, law)
+        problem = build(table, law, shrinkage=shrinkage)
         search = multistart(problem, problem.mask, delta=delta, max_iter=max_iter, seed=seed,
                             random_starts=random_starts, screen_iter=screen_iter, refine=refine)
         objective, z, converged, grad_norm, best = search
@@ -58,7 +61,8 @@ def fit_point(
     diagnostics = _diagnostics(problem, objective, converged, grad_norm, best)
     diagnostics["warnings"] = checks.point_warnings(diagnostics["groups"]) + ran_off
     settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "starts": int(objective.shape[1]),
-                "screen_iter": screen_iter, "refine": refine}
+                "screen_iter": screen_iter, "refine": problem.law.refine if refine is None else refine,
+                "shrinkage": shrinkage}
     return Fit(
         law=problem.law,
         coords=problem.coords,
@@ -76,11 +80,13 @@ _RATES = ("delta", "learning_rate")
 """Fit settings that are real numbers (a Huber delta, a step size); every other one is a count."""
 _MAY_BE_ZERO = ("seed", "warmup")
 """Counts that may be 0 (a seed; NUTS without adaptation, e.g. started from an adapted posterior)."""
+_STRENGTHS = ("shrinkage",)
+"""Fit settings that are real numbers >= 0 (0 turns the term off)."""
 
 
 def check_settings(**settings: float | None) -> None:
     """Refuse fit settings no fit can run with, before any fitting: :data:`_RATES` must be finite numbers
-    > 0, :data:`_MAY_BE_ZERO` whole numbers >= 0 and every other setting (iterations, starts, resamples, chains, draws,
+    > 0, :data:`_STRENGTHS` finite numbers >= 0, :data:`_MAY_BE_ZERO` whole numbers >= 0 and every other setting (iterations, starts, resamples, chains, draws,
     steps) a whole number >= 1; ``None`` leaves a default. Raises :class:`~scalemix.errors.FitError` naming
     the setting and its value. The one check of every fit method's settings (point, bootstrap, NUTS, SVI)."""
     for name, value in settings.items():
@@ -88,6 +94,8 @@ def check_settings(**settings: float | None) -> None:
             continue
         if name in _RATES:
             rule, ok = "a finite number > 0", isinstance(value, numbers.Real) and math.isfinite(value) and value > 0
+        elif name in _STRENGTHS:
+            rule, ok = "a finite number >= 0", isinstance(value, numbers.Real) and math.isfinite(value) and value >= 0
         else:
             least = 0 if name in _MAY_BE_ZERO else 1
             rule, ok = f"a whole number >= {least}", isinstance(value, numbers.Integral) and value >= least
@@ -121,7 +129,7 @@ POLISH = 4
 
 
 def multistart(problem: Problem, row_weights, *, delta: float = 1e-3, max_iter: int = 200, seed: int = 0,
-               random_starts: int | None = None, screen_iter: int = 5, refine: int = 64,
+               random_starts: int | None = None, screen_iter: int = 5, refine: int | None = None,
                screen_rows: int = SCREEN_ROWS) -> Search:
     """The point fit's search on ``problem`` with row weights ``[groups, rows]`` (its mask, or the mask
     times a 0/1 choice of rows, so that fits on subsets of one table reuse one compiled solver): every
@@ -129,10 +137,10 @@ def multistart(problem: Problem, row_weights, *, delta: float = 1e-3, max_iter: 
     group of more than ``screen_rows`` rows both stages run on ``screen_rows`` of them (:meth:`Problem.thinned`)
     and the :data:`POLISH` best then run to convergence on all; the best is the best of those, and the other
     starts' objectives are their thinned ones scaled by the best's full-to-thinned ratio."""
+    refine = problem.law.refine if refine is None else refine
     starts = problem.starts(seed, random_starts)
     groups = len(problem.groups)
     rows = np.arange(groups)[:, None]
-    starts = np.broadcast_to(starts, (groups, *starts.shape))
     thin, thin_weights = problem.thinned(row_weights, screen_rows)
     screened = _solve(thin, thin_weights, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
     objective = np.array(screened.objective)
@@ -184,13 +192,15 @@ def _solve(problem: Problem, row_weights, starts, delta, max_iter):
     return problem.solve(starts, weights, delta, max_iter)
 
 
-def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_iter: int = 200, seed: int = 0) -> Fit:
+def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_iter: int = 200, seed: int = 0,
+                  shrinkage: float = 0.0) -> Fit:
     """Bootstrap over runs: ``n_boot`` resamples of the run ids (with replacement), each refitted from
-    the point optimum. Returns ``n_boot`` draws; the point fit's diagnostics are kept under ``point``."""
-    check_settings(delta=delta, seed=seed, max_iter=max_iter, n_boot=n_boot)
-    point = fit_point(table, law, delta=delta, max_iter=max_iter, seed=seed)
+    the point optimum (with the point fit's ``shrinkage`` penalty). Returns ``n_boot`` draws; the point
+    fit's diagnostics are kept under ``point``."""
+    check_settings(delta=delta, seed=seed, max_iter=max_iter, n_boot=n_boot, shrinkage=shrinkage)
+    point = fit_point(table, law, delta=delta, max_iter=max_iter, seed=seed, shrinkage=shrinkage)
     with float64():
-        problem = build(table, law)
+        problem = build(table, law, shrinkage=shrinkage)
         z_point = np.stack([np.asarray(problem.layout.pack(theta)) for theta in _group_theta(point, problem)])
         weights = _resample_weights(problem, n_boot, seed)  # [groups, B, rows]
         starts = np.broadcast_to(z_point[:, None, :], (len(problem.groups), n_boot, z_point.shape[-1]))
@@ -204,7 +214,7 @@ def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_ite
         "point": point.diagnostics,
         "warnings": point.diagnostics["warnings"] + checks.bootstrap_warnings(converged, n_boot),
     }
-    settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "n_boot": n_boot}
+    settings = {"delta": delta, "max_iter": max_iter, "seed": seed, "n_boot": n_boot, "shrinkage": shrinkage}
     return Fit(
         law=problem.law,
         coords=problem.coords,

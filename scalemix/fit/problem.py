@@ -30,6 +30,8 @@ class Problem:
 
     ``inputs`` fields and ``log_loss``/``mask``/``row`` are ``[groups, rows]``; ``row`` indexes
     ``design.frame`` (padding repeats a real row with ``mask`` 0). ``layout`` is one group's layout.
+    ``penalty`` is ``None`` or the ``(precision, centre)`` over one group's unconstrained parameters that
+    :func:`shrinkage_penalty` gives, added to every solve's objective.
     """
 
     law: Law
@@ -40,26 +42,39 @@ class Problem:
     log_loss: np.ndarray
     mask: np.ndarray
     row: np.ndarray
+    penalty: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def coords(self) -> dict[str, tuple[str, ...]]:
         return self.design.coords
 
     def starts(self, seed: int, n_random: int | None = None) -> np.ndarray:
-        """Multi-start points ``[starts, P]``: the law's grid plus ``n_random`` draws from its priors."""
-        grid = self.layout.grid()
+        """Multi-start points ``[groups, starts, P]``: the law's grid plus ``n_random`` draws from its priors
+        (the same in every group), then the law's data-driven starts of each group (:attr:`Law.initial`)."""
+        points = self.layout.grid()
         n_random = self.law.random_starts if n_random is None else n_random
-        if not n_random:
-            return grid
-        loc, scale = self.layout.prior_loc_scale()
-        noise = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (n_random, self.layout.size), dtype=jnp.float64))
-        return np.concatenate([grid, loc + scale * noise])
+        if n_random:
+            loc, scale = self.layout.prior_loc_scale()
+            noise = np.asarray(jax.random.normal(jax.random.PRNGKey(seed), (n_random, self.layout.size), dtype=jnp.float64))
+            points = np.concatenate([points, loc + scale * noise])
+        points = np.broadcast_to(points, (len(self.groups), *points.shape))
+        if self.law.initial is None:
+            return points
+        return np.concatenate([points, np.stack([self._data_starts(g) for g in range(len(self.groups))])], axis=1)
+
+    def _data_starts(self, group: int) -> np.ndarray:
+        """The law's data-driven starts for one group, packed: ``[starts, P]``."""
+        inputs = Inputs(*(None if a is None else np.asarray(a[group]) for a in self.inputs))
+        theta = self.law.initial(inputs, self.log_loss[group], self.mask[group])
+        count = len(next(iter(theta.values())))
+        return np.stack([np.asarray(self.layout.pack({k: v[s] for k, v in theta.items()})) for s in range(count)])
 
     def solve(self, starts, weights, delta: float, max_iter: int) -> Solution:
         """Solve every group from every start. ``starts``: ``[groups, S, P]``; ``weights``: ``[groups, S, rows]``."""
         residuals = residual_function(self.law, self.layout)
         data = (self.inputs, jnp.asarray(self.log_loss))
-        return _solve_groups(residuals, jnp.asarray(starts), data, jnp.asarray(weights), delta, max_iter)
+        penalty = None if self.penalty is None else tuple(jnp.asarray(a) for a in self.penalty)
+        return _solve_groups(residuals, jnp.asarray(starts), data, jnp.asarray(weights), delta, max_iter, penalty)
 
     def thinned(self, weights: np.ndarray, rows: int) -> tuple[Problem, np.ndarray]:
         """This problem on at most ``rows`` rows per group, with row ``weights [groups, rows]`` to match.
@@ -105,8 +120,9 @@ class Problem:
         return np.asarray(self.law.log_loss({k: jnp.asarray(v) for k, v in theta.items()}, _jax_inputs(d.inputs))) - d.log_loss
 
 
-def build(table, law: Law, *, min_rows_per_param: int = 1) -> Problem:
-    """Group ``table``'s rows for ``law``; raises :class:`FitError` when the runs cannot determine it."""
+def build(table, law: Law, *, min_rows_per_param: int = 1, shrinkage: float = 0.0) -> Problem:
+    """Group ``table``'s rows for ``law``, with the :func:`shrinkage_penalty` of strength ``shrinkage``;
+    raises :class:`FitError` when the runs cannot determine it."""
     frame = table.frame
     coords = table_coords(frame, law)
     d = design(frame, law, coords)
@@ -125,7 +141,22 @@ def build(table, law: Law, *, min_rows_per_param: int = 1) -> Problem:
     inputs = Inputs(*(None if a is None else np.asarray(a)[row] for a in d.inputs))
     if law.separable:
         inputs = inputs._replace(target=np.zeros_like(row, dtype=np.int32))
-    return Problem(law, d, layout, groups, _jax_inputs(inputs), d.log_loss[row], mask, row)
+    return Problem(law, d, layout, groups, _jax_inputs(inputs), d.log_loss[row], mask, row,
+                   shrinkage_penalty(layout, shrinkage))
+
+
+def shrinkage_penalty(layout: Layout, strength: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ridge penalty that pulls the per-domain coefficients towards their prior: ``strength/2 *
+    sum_k ((z_k - loc_k) / scale_k)^2`` over every unconstrained element of a parameter that varies over
+    ``domain`` (``t`` of ``mixing``, ``A`` of ``linear-mixing``, ``C`` and ``gamma`` of ``mixture-additive``),
+    with ``(loc, scale)`` the law's Normal prior. It is the MAP of that prior on the Huber objective's scale:
+    a Gaussian likelihood of sd ``sigma`` gives ``strength = sigma^2`` for residuals inside delta. ``None``
+    for ``strength`` 0 or a law with no per-domain parameter."""
+    penalised = np.concatenate([np.full(s.size, "domain" in s.param.dims) for s in layout.slots])
+    if not strength or not penalised.any():
+        return None
+    loc, scale = layout.prior_loc_scale()
+    return np.where(penalised, strength / scale**2, 0.0), loc
 
 
 def _evenly_spaced(indices: np.ndarray, count: int) -> np.ndarray:
@@ -166,9 +197,9 @@ def _jax_inputs(inputs: Inputs) -> Inputs:
 
 
 @partial(jax.jit, static_argnames=("residuals", "max_iter"))
-def _solve_groups(residuals, starts, data, weights, delta, max_iter) -> Solution:
+def _solve_groups(residuals, starts, data, weights, delta, max_iter, penalty) -> Solution:
     def one_start(z0, w, group_data):
-        return solve(residuals, z0, group_data, w, delta, max_iter=max_iter)
+        return solve(residuals, z0, group_data, w, delta, max_iter=max_iter, penalty=penalty)
 
     per_group = jax.vmap(one_start, in_axes=(0, 0, None))
     return jax.vmap(per_group, in_axes=(0, 0, 0))(starts, weights, data)

@@ -133,6 +133,11 @@ class Law:
       reference: the paper.
       options: keyword arguments that rebuild this law from the registry (``f="power"``).
       random_starts: prior draws added to the grid starts (for laws with many per-domain params).
+      refine: starts per group that a point fit runs to convergence after screening them all (its default).
+      initial: optional ``(inputs, log_loss, mask) -> {name: [starts, *shape]}``: starts computed from the
+        data of one fitting group (its rows, with ``mask`` 0 on padding), as constrained values shaped like
+        the group's layout; added to the grid and random starts. A law whose parameters enter linearly
+        once a few are fixed (a log-linear least-squares start for ``mixing``) needs few starts this way.
       valid: optional ``inputs -> bool mask`` of rows where the formula is defined; other rows are set
         aside at fit time with ``invalid_reason``.
     """
@@ -145,6 +150,8 @@ class Law:
     reference: str
     options: Mapping[str, Any] = field(default_factory=dict)
     random_starts: int = 0
+    refine: int = 64
+    initial: Callable[[Inputs, Array, Array], Mapping[str, Array]] | None = None
     valid: Callable[[Inputs], Array] | None = None
     invalid_reason: str = ""
 
