@@ -56,6 +56,11 @@ def _mixing(theta, x):
     return c + k * np.exp(np.sum(t * x["weights"], axis=1))
 
 
+def _linear_mixing(theta, x):
+    i = x["target"]
+    return np.asarray(theta["c"])[i] - np.sum(np.asarray(theta["A"])[i] * x["weights"], axis=1)
+
+
 def _family(theta, x):
     return _chinchilla(theta, x) * x["own_weight"] ** -np.asarray(theta["gamma"])[x["target"]]
 
@@ -107,6 +112,10 @@ CASES = {
         "mixing", {}, {"c": [1.5, 2.0], "k": [1.0, 0.3], "t": [[0.5, -1.0, 0.3], [-2.0, 0.1, 4.0]]},
         {"weights": H, "target": TARGET}, _mixing,
     ),
+    "linear-mixing": (
+        "linear-mixing", {}, {"c": [3.0, 2.5], "A": [[0.5, -1.0, 0.3], [1.0, 0.1, 1.5]]},
+        {"weights": H, "target": TARGET}, _linear_mixing,
+    ),
     "multilingual-family": (
         "multilingual-family", {}, {**SIZE, "gamma": [0.05, 0.1]},
         {"params": N, "tokens": D, "own_weight": P, "target": TARGET}, _family,
@@ -149,7 +158,7 @@ def test_law_matches_the_papers_formula(case):
 
 def test_reads_mixture_is_true_for_laws_that_read_a_weight():
     readers = {name for name in laws.names() if laws.get(name).reads_mixture}
-    assert readers == {"multilingual", "multilingual-per-weight", "mixing", "multilingual-family", "mixture-additive", "mixture-joint"}
+    assert readers == {"multilingual", "multilingual-per-weight", "mixing", "linear-mixing", "multilingual-family", "mixture-additive", "mixture-joint"}
 
 
 def test_compute_optimal_spends_the_budget_at_the_closed_form():

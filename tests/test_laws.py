@@ -58,6 +58,8 @@ CASES = {
                                  "Linf": [1.2, 1.0]}),
     "mixing": ("mixing", {}, {"mixtures": _dirichlet(4, 40), "domains": ("a", "b", "c", "d")},
                {"c": [1.5], "k": [1.0], "t": [[0.5, -1.0, 0.3, -0.2]]}),
+    "linear-mixing": ("linear-mixing", {}, {"mixtures": _dirichlet(4, 40), "domains": ("a", "b", "c", "d")},
+                      {"c": [3.0], "A": [[0.5, -0.4, 0.3, 1.0]]}),
     "multilingual-family": ("multilingual-family", {}, {**BILINGUAL, "params": _grid(7, 9.5, 4), "tokens": _grid(9, 11, 3)},
                             {"E": [1.5, 1.2], "A": [300.0, 100.0], "B": [900.0, 3000.0], "alpha": [0.3, 0.25],
                              "beta": [0.3, 0.35], "gamma": [0.05, 0.1]}),
@@ -81,10 +83,13 @@ def _simulate(law, frame, theta, noise):
 
 def _identified(law, values):
     """Parameters compared with the truth; for ``mixing`` the gauge-free ``c`` and ``log k + t_j``
-    (``sum_j r_j = 1``, so adding a constant to every ``t_ij`` and taking it from ``log k`` changes nothing)."""
+    (``sum_j r_j = 1``, so adding a constant to every ``t_ij`` and taking it from ``log k`` changes nothing),
+    for ``linear-mixing`` likewise ``c - A_j``."""
     values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
     if law.name == "mixing":
         return {"c": values["c"], "log k + t": np.log(values["k"])[:, None] + values["t"]}
+    if law.name == "linear-mixing":
+        return {"c - A": values["c"][:, None] - values["A"]}
     return values
 
 

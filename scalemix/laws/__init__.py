@@ -12,6 +12,7 @@ from scalemix.laws.base import Constraint, Inputs, Law, Layout, Param, interval,
 from scalemix.laws.chinchilla import chinchilla, compute_optimal
 from scalemix.laws.family import multilingual_family
 from scalemix.laws.kaplan import kaplan
+from scalemix.laws.linear import linear_mixing
 from scalemix.laws.mixing import mixing
 from scalemix.laws.mixture import mixture_additive, mixture_joint
 from scalemix.laws.multilingual import effective_fraction, effective_params, multilingual, multilingual_per_weight
@@ -24,6 +25,7 @@ _REGISTRY: dict[str, Callable[..., Law]] = {
     "multilingual": multilingual,
     "multilingual-per-weight": multilingual_per_weight,
     "mixing": mixing,
+    "linear-mixing": linear_mixing,
     "multilingual-family": multilingual_family,
     "mixture-additive": mixture_additive,
     "mixture-joint": mixture_joint,
@@ -61,7 +63,7 @@ def register(law: Law) -> Law:
 
 __all__ = [
     "Constraint", "Inputs", "Law", "Layout", "Param", "chinchilla", "compute_optimal", "effective_fraction",
-    "effective_params", "get", "interval", "logsumexp_terms", "mixing", "mixture_additive", "mixture_joint",
+    "effective_params", "get", "interval", "linear_mixing", "logsumexp_terms", "mixing", "mixture_additive", "mixture_joint",
     "multilingual", "multilingual_family", "multilingual_per_weight", "names", "positive", "power", "real",
     "register", "safe_power", "unit",
 ]
