@@ -156,6 +156,17 @@ _POSITIVE = _finite()
 _NON_NEGATIVE = _finite(inclusive=True)
 
 
+def _shrinkage(text: str | None) -> float | str | None:
+    """``--shrinkage``: ``cv`` or a finite number >= 0 (a typer callback, like :func:`_finite`)."""
+    if text is None or text == "cv":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter("must be cv or a finite number >= 0") from None
+    return _NON_NEGATIVE(value)
+
+
 def _warn(messages: Iterable[str]) -> None:
     """Print each warning as one line on stderr (stdout holds the results, or only JSON)."""
     for message in messages:
@@ -245,8 +256,8 @@ def sweep(
 _EXTRAPOLATION = typer.Option(True, "--extrapolation/--no-extrapolation", help="Predictive intervals with the fit's extrapolation term (the default), or parameters and noise only (today's intervals).")
 
 _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "point": ("seed", "delta"),
-    "bootstrap": ("seed", "delta", "n_boot"),
+    "point": ("seed", "delta", "shrinkage"),
+    "bootstrap": ("seed", "delta", "n_boot", "shrinkage"),
     "nuts": ("seed", "chains", "draws", "warmup", "hierarchical", "likelihood", "init"),
     "svi": ("seed", "steps", "draws", "learning_rate", "hierarchical", "likelihood", "init"),
 }
@@ -287,6 +298,7 @@ def fit(
     seed: int = typer.Option(None, "--seed", min=0, help=_fit_help("seed", "Random seed (starts, resamples, chains; default 0).")),
     n_boot: int = typer.Option(None, "--n-boot", min=1, help=_fit_help("n_boot", "Bootstrap resamples (default 200).")),
     delta: float = typer.Option(None, "--delta", callback=_POSITIVE, help=_fit_help("delta", "Huber delta on log-loss residuals (default 1e-3).")),
+    shrinkage: str = typer.Option(None, "--shrinkage", callback=_shrinkage, help=_fit_help("shrinkage", "Ridge strength pulling per-domain coefficients to their prior (many domains, few runs), or cv to choose it by 5-fold cross-validation over runs (default 0).")),
     chains: int = typer.Option(None, "--chains", min=1, help=_fit_help("chains", "MCMC chains (default 4).")),
     draws: int = typer.Option(None, "--draws", min=1, help=_fit_help("draws", "Posterior draws: per chain (nuts), from the fitted guide (svi) (default 1000).")),
     warmup: int = typer.Option(None, "--warmup", min=0, help=_fit_help("warmup", "MCMC warm-up iterations per chain (default 1000).")),
@@ -305,8 +317,8 @@ def fit(
     from scalemix.fit import fit as fit_runs
 
     options = _method_options(method, {
-        "seed": seed, "delta": delta, "n_boot": n_boot, "chains": chains, "draws": draws, "warmup": warmup,
-        "hierarchical": hierarchical, "likelihood": likelihood, "steps": steps, "learning_rate": learning_rate, "init": init,
+        "seed": seed, "delta": delta, "n_boot": n_boot, "shrinkage": shrinkage, "chains": chains, "draws": draws,
+        "warmup": warmup, "hierarchical": hierarchical, "likelihood": likelihood, "steps": steps, "learning_rate": learning_rate, "init": init,
     })
     names = _law_names(law)
     if law_option and len(names) > 1:
@@ -367,6 +379,8 @@ def _print_fit(summary: dict[str, Any]) -> None:
         console.print(f"set aside: {reason}", highlight=False)
     if "extrapolation" in diagnostics:
         console.print(f"extrapolation term: {diagnostics['extrapolation']}", highlight=False)
+    if "shrinkage" in diagnostics:
+        console.print(f"shrinkage: {diagnostics['shrinkage']}", highlight=False)
     columns = ("parameter", "median", "q025", "q975")
     rows = ((name, *(values.get(k) for k in columns[1:])) for name, values in summary["params"].items())
     _print_table(columns, rows, width=None)

@@ -185,6 +185,8 @@ ENTRY_POINTS = [
     pytest.param(_chinchilla(fit_point, seed=-1), FitError, ("seed=-1", ">= 0"), id="fit_point-seed-negative"),
     pytest.param(_chinchilla(fit_point, max_iter=0), FitError, ("max_iter=0", ">= 1"), id="fit_point-max-iter-0"),
     pytest.param(_chinchilla(fit_point, random_starts=0), FitError, ("random_starts=0",), id="fit_point-random-starts-0"),
+    pytest.param(_chinchilla(fit_point, shrinkage=-1e-3), FitError, ("shrinkage=-0.001", "finite number >= 0"), id="fit_point-shrinkage-negative"),
+    pytest.param(_chinchilla(fit_bootstrap, shrinkage="ridge"), FitError, ("shrinkage='ridge'",), id="fit_bootstrap-shrinkage-text"),
     pytest.param(_chinchilla(fit_bootstrap, n_boot=0), FitError, ("n_boot=0", ">= 1"), id="fit_bootstrap-n-boot-0"),
     pytest.param(_chinchilla(fit_bootstrap, n_boot=-5), FitError, ("n_boot=-5",), id="fit_bootstrap-n-boot-negative"),
     pytest.param(_chinchilla(fit_bootstrap, n_boot=2.5), FitError, ("n_boot=2.5", "whole number"), id="fit_bootstrap-n-boot-fraction"),

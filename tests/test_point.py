@@ -81,3 +81,45 @@ def test_a_thinned_search_finds_the_full_search_optimum():
     assert thinned.objective[0, best_thinned] == pytest.approx(full.objective[0, best_full], rel=1e-12)
     np.testing.assert_allclose(thinned.z[0, best_thinned], full.z[0, best_full], atol=1e-7)
     assert thinned.converged[0, best_thinned]
+
+
+def _sparse_swarm(runs_count, domains, t, noise=0.0, seed=0):
+    """Runs of 2-5 domains each, their losses from the data mixing law (c = 2, k = 1) times log-normal noise."""
+    rng = np.random.default_rng(seed)
+    weights = np.zeros((runs_count, domains))
+    for row in weights:
+        chosen = rng.choice(domains, rng.integers(2, 6), replace=False)
+        row[chosen] = rng.dirichlet(np.ones(chosen.size))
+    loss = (2.0 + np.exp(weights @ t)) * np.exp(noise * rng.standard_normal(runs_count))
+    frame = pl.DataFrame({"run_id": [f"r{i}" for i in range(runs_count)], "target": "x", "params": 3e7, "tokens": 3e9, "loss": loss})
+    return runs.read(frame.with_columns(pl.Series(f"w.d{j:02d}", weights[:, j]) for j in range(domains)))
+
+
+def test_log_linear_starts_recover_a_wide_mixing_law_from_two_starts():
+    """32 sparse domains, noiseless runs of the data mixing law: the log-linear least-squares starts alone
+    (one prior draw, the two best of all starts run to convergence) recover ``c`` and ``log k + t_j``."""
+    t = np.random.default_rng(1).normal(0.0, 0.7, 32)
+    fit = fit_point(_sparse_swarm(120, 32, t), laws.get("mixing"), random_starts=1, refine=2)
+    assert fit.diagnostics["objective"] < 1e-12 and fit.diagnostics["converged"]
+    np.testing.assert_allclose(_value(fit, "c"), 2.0, rtol=1e-6)
+    np.testing.assert_allclose(np.log(fit.draws["k"][0, 0]) + fit.draws["t"][0, 0], t, atol=1e-6)
+
+
+def test_the_least_squares_start_is_the_linear_mixing_optimum():
+    """``linear-mixing`` on noiseless linear runs: its data start is the exact fit up to its small ridge
+    (log residuals < 1e-3), and the fit from it is exact."""
+    from scalemix._x64 import float64
+    from scalemix.fit.problem import build
+
+    a = np.random.default_rng(2).normal(0.0, 0.5, 12)
+    table = _sparse_swarm(60, 12, np.zeros(12))
+    loss = 3.0 - table.frame.select(pl.col(f"w.d{j:02d}") * a[j] for j in range(12)).sum_horizontal()
+    table = runs.read(table.frame.with_columns(loss=loss))
+    law = laws.get("linear-mixing")
+    with float64():
+        problem = build(table, law)
+        start = problem.starts(0, 1)[0, -1]  # the data start comes last
+        residuals = problem.residuals(problem.assemble(start[None]))  # [1 group, P]
+    assert np.abs(residuals).max() < 1e-3
+    fit = fit_point(table, law)
+    np.testing.assert_allclose(fit.draws["c"][0, 0] - fit.draws["A"][0, 0], 3.0 - a, atol=1e-8)

@@ -16,7 +16,7 @@ from typing import Sequence
 from scalemix import diagnostics as checks
 from scalemix import laws
 from scalemix.errors import FitError
-from scalemix.fit import discrepancy, stacking
+from scalemix.fit import discrepancy, shrinkage, stacking
 from scalemix.fit.bayes import fit_nuts, fit_svi
 from scalemix.fit.point import fit_bootstrap, fit_point
 from scalemix.laws import Law
@@ -31,7 +31,9 @@ def fit(source, law: str | Law | Sequence[str | Law], *, method: str = "point", 
 
     ``source`` is anything :func:`scalemix.runs.read` accepts (a run table, a dataset name, a file, a
     spec, a polars or pandas frame); ``targets`` restricts the fit to those targets; ``options`` go to
-    the method (``seed``, ``delta``, ``n_boot``, ...). With ``extrapolation`` (the default) the fit's
+    the method (``seed``, ``delta``, ``n_boot``, ``shrinkage``, ...); ``shrinkage="cv"`` (point and bootstrap)
+    chooses the ridge strength on per-domain coefficients by cross-validation over runs
+    (:mod:`scalemix.fit.shrinkage`; its line is in ``diagnostics["shrinkage"]``). With ``extrapolation`` (the default) the fit's
     :attr:`~scalemix.Fit.discrepancy` is learned by a backtest of point fits on the same runs
     (:mod:`scalemix.fit.discrepancy`; its line is in ``diagnostics["extrapolation"]``).
 
@@ -64,7 +66,7 @@ def _law(law: str | Law) -> Law:
 def _fit_one(table: RunTable, law: Law, method: str, extrapolation: bool, options: dict):
     """The fit of one law and, with ``extrapolation``, its backtest rows (``None`` where none could be
     scored; the reason is then in ``diagnostics["extrapolation"]``)."""
-    result = METHODS[method](table, law, **options)
+    result = _fit_method(table, law, method, options)
     if not extrapolation:
         return result, None
     learned, note, scored = discrepancy.learn_with_scores(table, law, seed=options.get("seed", 0),
@@ -72,6 +74,18 @@ def _fit_one(table: RunTable, law: Law, method: str, extrapolation: bool, option
     warned = result.diagnostics.get("warnings", []) + checks.backtest_warnings(learned)
     return dataclasses.replace(result, discrepancy=learned,
                                diagnostics={**result.diagnostics, "extrapolation": note, "warnings": warned}), scored
+
+
+def _fit_method(table: RunTable, law: Law, method: str, options: dict):
+    """``METHODS[method]`` with ``options``; ``shrinkage="cv"`` is chosen first (:func:`shrinkage.choose`)."""
+    if options.get("shrinkage") != "cv":
+        return METHODS[method](table, law, **options)
+    if method not in ("point", "bootstrap"):
+        raise FitError(f"shrinkage is a point and bootstrap option; {method} shrinks through the law's priors")
+    settings = {k: options[k] for k in ("seed", "delta", "max_iter") if k in options}
+    choice = shrinkage.choose(table, law, **settings)
+    result = METHODS[method](table, law, **{**options, "shrinkage": choice.strength})
+    return dataclasses.replace(result, diagnostics={**result.diagnostics, "shrinkage": choice.describe()})
 
 
 class _CallableModule(types.ModuleType):
