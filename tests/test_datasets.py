@@ -21,6 +21,7 @@ def test_names_and_one_line_descriptions():
         "chinchilla",
         "chinchilla-all",
         "olmix-dclm",
+        "olmix-s2pdf",
         "proxy-mnmt",
         "regmix-1m-test",
         "regmix-1m-train",
@@ -143,6 +144,18 @@ def test_olmix_dclm_is_sparse_bits_per_byte_with_name_kept_and_index_dumps_ignor
     assert nonzero.median() == 3
 
 
+def test_olmix_s2pdf_is_64_runs_over_22_domains_in_bits_per_byte():
+    table = read("olmix-s2pdf")
+    assert len(table.runs) == 64 and len(table.targets) == 110 and len(table.domains) == 22 and len(table) == 64 * 110
+    assert table.loss_unit == "bits per byte" and table.rejected.height == 0
+    assert "existing" in table.domains and "s2pdfv1:adult" in table.domains
+    first = table.frame.filter(pl.col("run_id") == "hi7doihy")
+    assert first.filter(pl.col("target") == "arc_challenge:rc::olmes")["loss"].item() == 1.5218056749026634
+    assert first["w.existing"][0] == 0.6344365563443658 and first["w.s2pdfv1:crime_law"][0] == 0.021897810218978103
+    nonzero = table.frame.unique("run_id").select(pl.sum_horizontal(pl.col("^w\\..*$") > 0)).to_series()
+    assert nonzero.median() == 10
+
+
 def test_info_is_json_with_source_licence_row_units_and_the_table_counts():
     info = datasets.info("olmix-dclm")
     summary = read("olmix-dclm").summary()
@@ -175,6 +188,8 @@ def test_read_resolves_dataset_names_through_their_recipe():
         ("regmix/LICENSE", "regmix/LICENSE.regmix"),
         ("olmix/dclm_ratios.csv", "olmix/dclm_ratios.csv"),
         ("olmix/dclm_metrics.csv", "olmix/dclm_metrics.csv"),
+        ("olmix/full_reuse_update_5_seed_0_ratios.csv", "olmix/full_reuse_update_5_seed_0_ratios.csv"),
+        ("olmix/full_reuse_update_5_seed_0_metrics.csv", "olmix/full_reuse_update_5_seed_0_metrics.csv"),
         ("olmix/LICENSE", "olmix/LICENSE.olmix"),
     ],
 )
