@@ -109,24 +109,31 @@ def fit_regressor(source, model: str = "lightgbm", *, targets: Sequence[str] | N
     domains = table.domains
     if not domains:
         raise FitError("a mixture regressor needs mixture weights (columns w.<domain>); the runs have none")
-    train = _TRAINERS[model]
     rng = np.random.default_rng(seed)
     predictors, residuals = {}, {}
     for target in table.targets:  # independent per-target regressions, as in RegMix
         rows = table.frame.filter(pl.col("target") == target)
         x = rows.select([f"w.{d}" for d in domains]).to_numpy().astype(float)
         y = rows["loss"].to_numpy().astype(float)
-        predictors[target] = train(x, y, seed)
-        residuals[target] = _out_of_fold_log_residuals(train, x, y, seed, rng)
+        predictors[target] = train(model, x, y, seed)
+        residuals[target] = _out_of_fold_log_residuals(model, x, y, seed, rng)
     return Regressor(model, {"target": table.targets, "domain": domains}, predictors, residuals)
 
 
-def _out_of_fold_log_residuals(train, x, y, seed, rng) -> np.ndarray:
+def train(model: str, x: np.ndarray, y: np.ndarray, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+    """One ``model`` regression of losses ``y[rows]`` on mixtures ``x[rows, domains]``: ``X -> loss``. What
+    :func:`fit_regressor` fits per target (without its out-of-fold residuals); a benchmark times this."""
+    if model not in MODELS:
+        raise FitError(f"unknown regression model {model!r}; choose one of {', '.join(MODELS)}")
+    return _TRAINERS[model](x, y, seed)
+
+
+def _out_of_fold_log_residuals(model, x, y, seed, rng) -> np.ndarray:
     fold = rng.permutation(len(y)) % min(FOLDS, len(y))
     residual = np.empty(len(y))
     for k in np.unique(fold):
         held = fold == k
-        residual[held] = np.log(y[held]) - np.log(np.maximum(train(x[~held], y[~held], seed)(x[held]), 1e-300))
+        residual[held] = np.log(y[held]) - np.log(np.maximum(train(model, x[~held], y[~held], seed)(x[held]), 1e-300))
     return residual
 
 
