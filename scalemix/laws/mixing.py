@@ -69,6 +69,6 @@ def mixing() -> Law:
         formula="L_i = c_i + k_i * exp(sum_j t_ij r_j)",
         reference="Ye et al. 2024, Data Mixing Laws",
         random_starts=64,
-        refine=8,  # the log-linear starts are in the best basin after screening: run 8 to convergence, not 64
+        refine=4,  # the log-linear starts are in the best basin after screening: run 4 to convergence, not 64
         initial=log_linear_starts,
     )
