@@ -10,7 +10,8 @@ RegMix's (``baseline.train``: LightGBM with 1,000 trees, one thread; least squar
 Then, on the full swarm: one point fit of the best law against one LightGBM fit (each timed on its second
 call, after compilation), and optimal weights over the 64 domains for 1,000 draws (the law's point fit
 with ``t`` jittered by N(0, 0.3^2) per draw, as in bench_optimize; every domain <= 0.2, 8 domains fixed to
-0, KL 0.01 to the uniform mixture), timed after compile.
+0, KL 0.01 to the uniform mixture), timed after compile. Last, NUTS on the full swarm with ``shrink_domains``
+(4 chains x 1,000 draws after 1,000 warm-up steps, started at the point fit), timed with its compile.
 
     python benchmarks/bench_domains.py [--targets 8] [--quick]
 """
@@ -23,7 +24,7 @@ import polars as pl
 
 from scalemix import baseline, laws, runs
 from scalemix.evaluate import kfold, metrics
-from scalemix.fit import fit, fit_point
+from scalemix.fit import fit, fit_nuts, fit_point
 from scalemix.fitresult import Fit
 from scalemix.optimize import optimize
 
@@ -151,6 +152,11 @@ def main():
     optimum, optimise_seconds = timed(lambda: optimize(posterior, **settings))
     print(f"optimal weights over {len(domains)} domains x {draws} draws: {optimise_seconds:.2f} s after compile "
           f"(non-zero domains in the expected optimum: {int((optimum.expected > 1e-4).sum())})")
+    started = time.perf_counter()
+    posterior = fit_nuts(swarm, law, chains=4, draws=draws, warmup=draws, shrink_domains=True, init=point)
+    print(f"NUTS {law.name} with shrink_domains on {swarm_runs} x 64, 4 chains x {draws}: {time.perf_counter() - started:.1f} s "
+          f"(sampling {posterior.diagnostics['sampling_s']:.1f} s), max R-hat {posterior.diagnostics['max_rhat']:.4f}, "
+          f"{posterior.diagnostics['divergences']} divergences, min bulk ESS {posterior.diagnostics['min_ess_bulk']:.0f}")
     print(f"{swarm_runs} x 64: best law / lightgbm spearman {best_law['spearman'] / lightgbm_row['spearman']:.3f}, "
           f"fit time ratio {law_seconds / lightgbm_seconds:.2f}")
 

@@ -258,8 +258,8 @@ _EXTRAPOLATION = typer.Option(True, "--extrapolation/--no-extrapolation", help="
 _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
     "point": ("seed", "delta", "shrinkage"),
     "bootstrap": ("seed", "delta", "n_boot", "shrinkage"),
-    "nuts": ("seed", "chains", "draws", "warmup", "hierarchical", "likelihood", "init"),
-    "svi": ("seed", "steps", "draws", "learning_rate", "hierarchical", "likelihood", "init"),
+    "nuts": ("seed", "chains", "draws", "warmup", "hierarchical", "shrink_domains", "likelihood", "init"),
+    "svi": ("seed", "steps", "draws", "learning_rate", "hierarchical", "shrink_domains", "likelihood", "init"),
 }
 """The options of ``scalemix fit`` that each method (``scalemix.fit.METHODS``) takes, as keyword arguments."""
 _SHOWS_PROGRESS = ("nuts", "svi")
@@ -303,6 +303,7 @@ def fit(
     draws: int = typer.Option(None, "--draws", min=1, help=_fit_help("draws", "Posterior draws: per chain (nuts), from the fitted guide (svi) (default 1000).")),
     warmup: int = typer.Option(None, "--warmup", min=0, help=_fit_help("warmup", "MCMC warm-up iterations per chain (default 1000).")),
     hierarchical: bool = typer.Option(None, "--hierarchical/--no-hierarchical", help=_fit_help("hierarchical", "Partial pooling of per-target parameters across targets (default off).")),
+    shrink_domains: bool = typer.Option(None, "--shrink-domains/--no-shrink-domains", help=_fit_help("shrink_domains", "A prior scale learned per target for the per-domain coefficients (many domains, few runs; default off).")),
     likelihood: str = typer.Option(None, "--likelihood", help=_fit_help("likelihood", "Observation noise on log loss: student (Student-t) or normal (default student).")),
     steps: int = typer.Option(None, "--steps", min=1, help=_fit_help("steps", "Adam steps on the ELBO (default 3000).")),
     learning_rate: float = typer.Option(None, "--learning-rate", callback=_POSITIVE, help=_fit_help("learning_rate", "Adam learning rate (default 0.01).")),
@@ -318,7 +319,7 @@ def fit(
 
     options = _method_options(method, {
         "seed": seed, "delta": delta, "n_boot": n_boot, "shrinkage": shrinkage, "chains": chains, "draws": draws,
-        "warmup": warmup, "hierarchical": hierarchical, "likelihood": likelihood, "steps": steps, "learning_rate": learning_rate, "init": init,
+        "warmup": warmup, "hierarchical": hierarchical, "shrink_domains": shrink_domains, "likelihood": likelihood, "steps": steps, "learning_rate": learning_rate, "init": init,
     })
     names = _law_names(law)
     if law_option and len(names) > 1:

@@ -88,7 +88,22 @@ def test_the_cross_validated_strength_predicts_the_known_truth_better_than_none(
 
 
 def test_shrinkage_cv_is_refused_for_posteriors_and_too_few_runs():
-    with pytest.raises(FitError, match="shrinkage is a point and bootstrap option; nuts shrinks through the law's priors"):
+    with pytest.raises(FitError, match=r"shrinkage is a point and bootstrap option; nuts learns it from the runs with shrink_domains=True \(--shrink-domains\)"):
         fit(NOISE_RUNS, "mixing", method="nuts", shrinkage="cv", extrapolation=False)
     with pytest.raises(FitError, match="10-fold cross-validation needs 10 runs or more; got 8"):
         shrinkage.choose(runs.read(NOISE_RUNS.frame.head(8)), laws.get("mixing"), folds=10)
+
+
+def test_nuts_learns_a_small_domain_scale_where_the_mixture_does_not_matter():
+    """``shrink_domains``: on runs whose loss does not depend on the mixture, the learned prior scale of
+    ``linear-mixing``'s ``A`` settles far below its HalfNormal(1) prior (median 0.67); the site is labelled by
+    parameter and target. (``mixing`` cannot show it: there ``k -> 0`` frees ``t`` whatever the runs say.)"""
+    from scalemix.fit import fit_nuts
+
+    fitted = fit_nuts(NOISE_RUNS, laws.get("linear-mixing"), chains=2, draws=300, warmup=300, shrink_domains=True, seed=1)
+    tau = fitted.inference_data.posterior["tau"]
+    assert list(tau.coords["shrunk"].values) == ["A[x]"]
+    assert float(tau.median()) < 0.3
+    assert fitted.provenance["settings"]["shrink_domains"] is True
+    with pytest.raises(FitError, match="law 'chinchilla' has none"):
+        fit_nuts(NOISE_RUNS, laws.get("chinchilla"), chains=1, draws=10, warmup=10, shrink_domains=True)

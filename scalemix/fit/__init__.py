@@ -81,7 +81,7 @@ def _fit_method(table: RunTable, law: Law, method: str, options: dict):
     if options.get("shrinkage") != "cv":
         return METHODS[method](table, law, **options)
     if method not in ("point", "bootstrap"):
-        raise FitError(f"shrinkage is a point and bootstrap option; {method} shrinks through the law's priors")
+        raise FitError(f"shrinkage is a point and bootstrap option; {method} learns it from the runs with shrink_domains=True (--shrink-domains)")
     settings = {k: options[k] for k in ("seed", "delta", "max_iter") if k in options}
     choice = shrinkage.choose(table, law, **settings)
     result = METHODS[method](table, law, **{**options, "shrinkage": choice.strength})

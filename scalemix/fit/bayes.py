@@ -17,6 +17,12 @@ population mean ``m_p ~ Normal(prior_loc, prior_scale)`` with spread ``s_p ~ Hal
 * prior_scale)``, non-centred: ``z_{p,t} = m_p + s_p * eps_{p,t}``, ``eps ~ Normal(0, 1)``. Targets with
 few runs then borrow strength from the others.
 
+Shrinkage option (``shrink_domains``; many domains, few runs): every per-domain coefficient (a parameter
+whose dims include ``domain``) gets a learned prior scale, one per parameter and target:
+``z_{t,j} ~ Normal(prior_loc, tau_t)``, ``tau_t ~ HalfNormal(prior_scale)`` -- the hierarchical-scale prior
+of Gelman et al. (ch. 5) that the runs pull towards 0 when they cannot tell the domains apart, the Bayesian
+counterpart of the point fit's cross-validated ridge (:mod:`scalemix.fit.shrinkage`).
+
 NUTS chains start at the point fit (:func:`~scalemix.fit.point.fit_point`) so they begin in the right
 basin; they run in parallel across devices when there are enough, vectorised on one device otherwise.
 The posterior, sample statistics, pointwise log-likelihood (for PSIS-LOO) and observed data go into an
@@ -69,7 +75,7 @@ _PSIS_DRAWS = 1000
 _INIT_JITTER = 0.1
 _PROGRESS_SEGMENTS = 20
 _LIKELIHOODS = {"student": "student", "student-t": "student", "t": "student", "normal": "normal"}
-_RESERVED = ("u", "prior_free", "pop_loc", "pop_scale", "z_raw", "sigma", "log_loss")
+_RESERVED = ("u", "prior_free", "pop_loc", "pop_scale", "z_raw", "sigma", "tau", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -80,10 +86,25 @@ class _Spec:
     layout: Layout
     likelihood: str
     pooled: tuple[int, ...]  # slot indices partially pooled across targets (empty: no pooling)
+    shrunk: tuple[int, ...] = ()  # per-domain slot indices with a learned prior scale per target (empty: none)
 
     @property
     def n_targets(self) -> int:
         return len(self.layout.coords["target"])
+
+    def shrunk_elements(self) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices of the shrunk elements and, for each, its scale group (shrunk slot x target)."""
+        indices, groups = [], []
+        for k, i in enumerate(self.shrunk):
+            slot = self.layout.slots[i]
+            per_target = slot.size // self.n_targets
+            indices.append(np.arange(slot.start, slot.start + slot.size))
+            groups.append(k * self.n_targets + np.arange(slot.size) // per_target)
+        return (np.concatenate(indices), np.concatenate(groups)) if indices else (np.zeros(0, int), np.zeros(0, int))
+
+    def shrunk_labels(self) -> list[str]:
+        """One label per scale group: ``t[pile_cc]``."""
+        return [f"{self.layout.slots[i].param.name}[{t}]" for i in self.shrunk for t in self.layout.coords["target"]]
 
     def pooled_elements(self) -> np.ndarray:
         return np.concatenate([np.arange(s.start, s.start + s.size) for i, s in enumerate(self.layout.slots) if i in self.pooled]).astype(int) if self.pooled else np.zeros(0, int)
@@ -92,7 +113,7 @@ class _Spec:
         return np.setdiff1d(np.arange(self.layout.size), self.pooled_elements())
 
 
-def _spec(law: Law, coords, likelihood: str, hierarchical: bool) -> _Spec:
+def _spec(law: Law, coords, likelihood: str, hierarchical: bool, shrink_domains: bool = False) -> _Spec:
     if likelihood not in _LIKELIHOODS:
         raise FitError(f"unknown likelihood {likelihood!r}; choose student (Student-t, the default) or normal")
     likelihood = _LIKELIHOODS[likelihood]
@@ -106,7 +127,12 @@ def _spec(law: Law, coords, likelihood: str, hierarchical: bool) -> _Spec:
         if len(coords["target"]) < 2 or not pooled:
             raise FitError(f"--hierarchical pools per-target parameters across targets; law {law.name!r} on "
                            f"{len(coords['target'])} target(s) has nothing to pool: fit without it")
-    return _Spec(law, layout, likelihood, pooled)
+    shrunk = ()
+    if shrink_domains:
+        shrunk = tuple(i for i, s in enumerate(layout.slots) if s.param.dims == ("target", "domain"))
+        if not shrunk:
+            raise FitError(f"--shrink-domains shrinks per-domain coefficients; law {law.name!r} has none: fit without it")
+    return _Spec(law, layout, likelihood, pooled, shrunk)
 
 
 def _likelihood(spec: _Spec, mean, noise):
@@ -130,12 +156,18 @@ def _model(spec: _Spec):
     pooled_slots = [spec.layout.slots[i] for i in spec.pooled]
     pop_loc_prior = jnp.asarray([s.param.prior[0] for s in pooled_slots])
     pop_scale_prior = jnp.asarray([s.param.prior[1] for s in pooled_slots])
+    shrunk, scale_group = spec.shrunk_elements()
+    tau_prior = jnp.asarray(scale)[shrunk][np.unique(scale_group, return_index=True)[1]]
 
     def model(inputs: Inputs, whitening, observed_log_loss=None):
         shift, scale_matrix = whitening
         u = numpyro.sample("u", dist.ImproperUniform(dist.constraints.real_vector, (), (free.size,)))
         z_free = shift + scale_matrix @ u
-        numpyro.factor("prior_free", dist.Normal(loc[free], scale[free]).log_prob(z_free).sum())
+        prior_scale = scale
+        if spec.shrunk:
+            tau = numpyro.sample("tau", dist.HalfNormal(tau_prior).to_event(1))
+            prior_scale = scale.at[shrunk].set(tau[scale_group])
+        numpyro.factor("prior_free", dist.Normal(loc[free], prior_scale[free]).log_prob(z_free).sum())
         z = jnp.zeros(spec.layout.size).at[free].set(z_free)
         if spec.pooled:
             pop_loc = numpyro.sample("pop_loc", dist.Normal(pop_loc_prior, pop_scale_prior).to_event(1))
@@ -212,6 +244,11 @@ def _start(table, spec: _Spec, inputs, observed, init: str, seed: int):
         pop_loc = pooled.mean(axis=1)
         pop_scale = np.maximum(pooled.std(axis=1), 0.05 * scale[spec.pooled_elements()].reshape(pooled.shape)[:, 0])
         values.update(pop_loc=pop_loc, pop_scale=np.log(pop_scale), z_raw=(pooled - pop_loc[:, None]) / pop_scale[:, None])
+    if spec.shrunk:  # each scale starts at its coefficients' spread about the prior centre, within [0.05, 1] prior sd
+        shrunk, group = spec.shrunk_elements()
+        spread = np.sqrt(np.bincount(group, (z[shrunk] - loc[shrunk]) ** 2) / np.bincount(group))
+        prior = scale[shrunk][np.unique(group, return_index=True)[1]]
+        values["tau"] = np.log(np.clip(spread, 0.05 * prior, prior))
     return values, _whitening(spec, inputs, observed, z, sigma, laplace=point is not None), point
 
 
@@ -308,15 +345,15 @@ class _Setup(NamedTuple):
         return self.inputs, self.whitening, self.observed
 
 
-def _setup(table, law, likelihood: str, hierarchical: bool, init, seed: int) -> _Setup:
-    spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical)
+def _setup(table, law, likelihood: str, hierarchical: bool, init, seed: int, shrink_domains: bool = False) -> _Setup:
+    spec = _spec(law, table_coords(table.frame, law), likelihood, hierarchical, shrink_domains)
     d, inputs, observed = _data(table, spec)
     return _Setup(spec, d, inputs, observed, *_start(table, spec, inputs, observed, init, seed))
 
 
 def fit_nuts(table, law, *, chains: int = 4, draws: int = 1000, warmup: int = 1000, hierarchical: bool = False,
              likelihood: str = "student", seed: int = 0, progress: bool = False, init: str | Fit = "point",
-             posterior_predictive: bool = False) -> Fit:
+             posterior_predictive: bool = False, shrink_domains: bool = False) -> Fit:
     """Posterior of ``law`` on ``table`` by NUTS: ``chains x draws`` draws after ``warmup`` adaptation steps.
 
     ``init="point"`` starts every chain (with a small seeded jitter) at the point fit (or at ``init``
@@ -324,23 +361,25 @@ def fit_nuts(table, law, *, chains: int = 4, draws: int = 1000, warmup: int = 10
     ``diagnostics`` holds ``divergences``, ``max_rhat``, ``per_parameter`` R-hat, bulk/tail ESS and a
     ``warning`` (also the ``warning`` column of ``Fit.summary()``), and ``warnings`` (also raised as
     Python warnings) on divergences, R-hat or ESS (:func:`scalemix.diagnostics.mcmc_warnings`).
-    ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``.
+    ``posterior_predictive=True`` adds replicated log losses to the ``InferenceData``; ``shrink_domains=True``
+    learns a prior scale for the per-domain coefficients (module docstring; its draws are the site ``tau``).
     """
     check_settings(seed=seed, chains=chains, draws=draws, warmup=warmup)
     with float64():
-        setup = _setup(table, law, likelihood, hierarchical, init, seed)
+        setup = _setup(table, law, likelihood, hierarchical, init, seed, shrink_domains)
         started = time.perf_counter()
         by_chain, stats = _sample_nuts(setup.spec, setup.args, _jittered(setup.values, chains, seed), draws, warmup, seed, progress)
         sampling_s = time.perf_counter() - started
         idata = _inference_data(setup, by_chain, seed, posterior_predictive, sample_stats=stats)
     diagnostics = _mcmc_diagnostics(setup.spec, idata, chains) | {"sampling_s": round(sampling_s, 3)}
-    settings = _settings(likelihood, hierarchical, seed, init, chains=chains, draws=draws, warmup=warmup)
+    settings = _settings(likelihood, hierarchical, seed, init, chains=chains, draws=draws, warmup=warmup,
+                         shrink_domains=shrink_domains)
     return _fit(setup, table, by_chain, "nuts", diagnostics, settings, idata)
 
 
 def fit_svi(table, law, *, steps: int = 3000, draws: int = 1000, learning_rate: float = 0.01,
             hierarchical: bool = False, likelihood: str = "student", seed: int = 0, progress: bool = False,
-            init: str | Fit = "point") -> Fit:
+            init: str | Fit = "point", shrink_domains: bool = False) -> Fit:
     """Approximate posterior of ``law`` on ``table`` by SVI: a multivariate-normal guide on the
     unconstrained latents (``AutoMultivariateNormal``), ``steps`` Adam steps on the ELBO (optax), then
     ``draws`` draws from the guide. Fast on big tables; intervals are approximate (no R-hat).
@@ -349,9 +388,9 @@ def fit_svi(table, law, *, steps: int = 3000, draws: int = 1000, learning_rate: 
     an ELBO that is not finite."""
     check_settings(seed=seed, steps=steps, draws=draws, learning_rate=learning_rate)
     with float64():
-        setup = _setup(table, law, likelihood, hierarchical, init, seed)
+        setup = _setup(table, law, likelihood, hierarchical, init, seed, shrink_domains)
         model = _model(setup.spec)
-        constrained_start = {k: (jnp.exp(v) if k in ("sigma", "pop_scale") else jnp.asarray(v)) for k, v in setup.values.items()}
+        constrained_start = {k: (jnp.exp(v) if k in ("sigma", "pop_scale", "tau") else jnp.asarray(v)) for k, v in setup.values.items()}
         guide = AutoMultivariateNormal(model, init_loc_fn=init_to_value(values=constrained_start), init_scale=0.01)
         svi = SVI(model, guide, optax.adam(learning_rate), Trace_ELBO())
         started = time.perf_counter()
@@ -373,13 +412,15 @@ def fit_svi(table, law, *, steps: int = 3000, draws: int = 1000, learning_rate: 
         "pareto_k": pareto_k,
         "warnings": checks.svi_warnings(losses, pareto_k, from_point=setup.point is not None),
     }
-    settings = _settings(likelihood, hierarchical, seed, init, steps=steps, draws=draws, learning_rate=learning_rate)
+    settings = _settings(likelihood, hierarchical, seed, init, steps=steps, draws=draws, learning_rate=learning_rate,
+                         shrink_domains=shrink_domains)
     return _fit(setup, table, by_chain, "svi", diagnostics, settings, idata)
 
 
 def _site_names(spec: _Spec) -> list[str]:
-    """The posterior's named sites: the law's parameters, the noise scales and the population sites."""
-    return [p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
+    """The posterior's named sites: the law's parameters, the noise scales, the population and shrinkage sites."""
+    return ([p.name for p in spec.law.params] + ["sigma"] + (["pop_loc", "pop_scale"] if spec.pooled else [])
+            + (["tau"] if spec.shrunk else []))
 
 
 def _pareto_k(model, guide, params, args, seed: int) -> float:
@@ -453,9 +494,10 @@ def _inference_data(setup: _Setup, by_chain: dict, seed: int, posterior_predicti
     pointwise = np.asarray(_pointwise_log_likelihood(spec)(flat, inputs, whitening, observed)).reshape(chains, draws, -1)
     names = _site_names(spec)
     dims = {p.name: list(p.dims) for p in spec.law.params}
-    dims.update(sigma=["target"], pop_loc=["pooled"], pop_scale=["pooled"], log_loss=["row"])
+    dims.update(sigma=["target"], pop_loc=["pooled"], pop_scale=["pooled"], tau=["shrunk"], log_loss=["row"])
     coords = {k: list(v) for k, v in spec.layout.coords.items() if any(k in ds for ds in dims.values())}
-    coords.update(row=np.arange(observed.shape[0]), pooled=[spec.layout.slots[i].param.name for i in spec.pooled])
+    coords.update(row=np.arange(observed.shape[0]), pooled=[spec.layout.slots[i].param.name for i in spec.pooled],
+                  shrunk=spec.shrunk_labels())
     groups = {}
     if posterior_predictive:
         replicated = Predictive(model, posterior_samples=flat, return_sites=["log_loss"])(jax.random.PRNGKey(seed + 2), inputs, whitening)
