@@ -12,11 +12,17 @@ from scalemix.errors import OptimizeError
 from scalemix.optimize import constraints, optimize, project
 
 
-def test_projection_matches_scipy_kl_projection():
-    rng = np.random.default_rng(0)
-    y = rng.dirichlet(np.ones(6))
-    lower = np.array([0.0, 0.05, 0.0, 0.2, 0.0, 0.0])
-    upper = np.array([0.1, 1.0, 0.3, 1.0, 0.0, 1.0])
+WIDE = np.random.default_rng(3)
+WIDE_LOWER = np.where(np.arange(64) % 9 == 1, 0.005, 0.0)
+WIDE_UPPER = np.where(np.arange(64) < 8, 0.0, np.where(np.arange(64) % 5 == 0, 0.01, 0.2))  # 8 zeros, caps, minima
+
+
+@pytest.mark.parametrize(("y", "lower", "upper"), [
+    (np.random.default_rng(0).dirichlet(np.ones(6)), np.array([0.0, 0.05, 0.0, 0.2, 0.0, 0.0]),
+     np.array([0.1, 1.0, 0.3, 1.0, 0.0, 1.0])),
+    (WIDE.dirichlet(np.full(64, 0.3)), WIDE_LOWER, WIDE_UPPER),  # 64 sparse domains
+], ids=["6-domains", "64-domains"])
+def test_projection_matches_scipy_kl_projection(y, lower, upper):
     with float64():
         ours = np.asarray(project(y, lower, upper))
     free = upper > 0
