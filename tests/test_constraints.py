@@ -93,3 +93,11 @@ def test_build_turns_caps_zeros_and_the_kl_prior_into_bounds():
     assert constraints.mixture(["a", "b"], {"w.a": 0.301, "b": 0.7}) == pytest.approx([0.301 / 1.001, 0.7 / 1.001])
     with pytest.raises(OptimizeError, match="summing to 1; got sum 1.2"):
         constraints.mixture(["a", "b"], {"a": 0.5, "b": 0.7})
+
+
+def test_projection_where_the_start_already_fills_a_domain_to_its_bound():
+    """``c = 1 / sum y`` puts the one open domain exactly at its upper bound (the search's first point is the
+    root, with no unclipped domain to take a Newton step on): the projection is that vertex."""
+    with float64():
+        ours = np.asarray(project(jnp.array([8.66203269, 0.0]), jnp.array([0.25, 0.0]), jnp.array([1.0, 0.0])))
+    assert ours.tolist() == [1.0, 0.0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -98,25 +99,43 @@ def mixture(domains: Sequence[str], weights: Mapping[str, float], what: str = "m
     return w / w.sum()
 
 
+MAX_PROJECTION_STEPS = 100
+"""Iterations of :func:`project`'s safeguarded Newton search at most (it needs a handful)."""
+
+
 def project(y, lower, upper):
     """KL projection of positive ``y[K]`` onto ``{sum w = 1, lower <= w <= upper}`` (feasible, checked).
 
-    The minimiser of ``KL(w || y)`` over that set is ``w = clip(c y, lower, upper)``; ``sum_d
-    clip(c y_d, ...)`` is piecewise linear and non-decreasing in ``c`` with breakpoints ``lower_d / y_d``
-    (where domain d starts to grow as ``c y_d``) and ``upper_d / y_d`` (where it stops at ``upper_d``). Its
-    values at the sorted breakpoints are running sums of those changes of slope and intercept, ``O(K log K)``;
-    ``c`` is interpolated on the segment that crosses 1 (no iterations; jit- and vmap-friendly).
+    The minimiser of ``KL(w || y)`` over that set is ``w = clip(c y, lower, upper)`` with ``c`` the root of
+    ``g(c) = sum_d clip(c y_d, lower_d, upper_d) - 1``, which is piecewise linear and non-decreasing. Newton's
+    step on it, ``c = (1 - sum of the clipped bounds) / sum of y over the unclipped domains``, is the active-set
+    update of Michelot (1986) and lands on the root (to rounding) once the clipped sets are right; a step that
+    leaves the bracket ``[lo, hi]`` (``g(lo) < 0 < g(hi)``) is replaced by its midpoint, so it cannot cycle.
+    ``O(K)`` per iteration, a few iterations (``MAX_PROJECTION_STEPS`` at most), jit- and vmap-friendly and
+    without a sort, which on a CPU cost more than the rest of a mirror-descent step over 64 domains.
     """
     y = jnp.maximum(y, _TINY)
-    breaks = jnp.concatenate([lower / y, upper / y])
-    order = jnp.argsort(breaks)
-    breaks = breaks[order]
-    slope = jnp.cumsum(jnp.concatenate([y, -y])[order])  # sum of y_d over the domains growing past each break
-    intercept = jnp.sum(lower) + jnp.cumsum(jnp.concatenate([-lower, upper])[order])
-    totals = intercept + breaks * slope
-    j = jnp.clip(jnp.searchsorted(totals, 1.0), 1, breaks.size - 1)
-    rise = totals[j] - totals[j - 1]
-    c = breaks[j - 1] + (1.0 - totals[j - 1]) * (breaks[j] - breaks[j - 1]) / jnp.where(rise > 0, rise, 1.0)
+
+    def newton(state):
+        c, lo, hi, _, steps = state
+        w = c * y
+        free = (w > lower) & (w < upper)
+        clipped = jnp.sum(jnp.where(free, 0.0, jnp.clip(w, lower, upper)))
+        slope = jnp.sum(jnp.where(free, y, 0.0))
+        excess = clipped + c * slope - 1.0
+        lo, hi = jnp.where(excess < 0, c, lo), jnp.where(excess > 0, c, hi)
+        step = (1.0 - clipped) / jnp.where(slope > 0, slope, 1.0)
+        settled = (excess == 0) | ((slope > 0) & (jnp.abs(step - c) <= 4 * jnp.finfo(c.dtype).eps * c))
+        inside = (slope > 0) & (step > lo) & (step < hi)
+        following = jnp.where(excess == 0, c, jnp.where(settled | inside, step, 0.5 * (lo + hi)))
+        return following, lo, hi, settled, steps + 1
+
+    def going(state):
+        return ~state[3] & (state[4] < MAX_PROJECTION_STEPS)
+
+    hi = jnp.max(jnp.where(upper > 0, upper / y, 0.0))  # every domain at its upper bound: sum >= 1 (feasible)
+    start = jnp.clip(1.0 / jnp.sum(y), 0.0, hi)
+    c, *_ = jax.lax.while_loop(going, newton, (start, jnp.zeros_like(start), hi, jnp.asarray(False), 0))
     return jnp.clip(c * y, lower, upper)
 
 
