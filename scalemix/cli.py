@@ -262,7 +262,7 @@ _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
     "svi": ("seed", "steps", "draws", "learning_rate", "hierarchical", "shrink_domains", "likelihood", "init"),
 }
 """The options of ``scalemix fit`` that each method (``scalemix.fit.METHODS``) takes, as keyword arguments."""
-_SHOWS_PROGRESS = ("nuts", "svi")
+_SHOWS_PROGRESS = ("point", "bootstrap", "nuts", "svi")
 """Methods that take ``progress`` (a bar on stderr)."""
 
 

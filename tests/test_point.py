@@ -123,3 +123,16 @@ def test_the_least_squares_start_is_the_linear_mixing_optimum():
     assert np.abs(residuals).max() < 1e-3
     fit = fit_point(table, law)
     np.testing.assert_allclose(fit.draws["c"][0, 0] - fit.draws["A"][0, 0], 3.0 - a, atol=1e-8)
+
+
+def test_a_long_fit_shows_its_stages_on_stderr(monkeypatch, capsys):
+    """``progress=True``: the stages of the search (screen, refine) after PROGRESS_DELAY seconds (0 here)."""
+    from scalemix.fit import point
+
+    monkeypatch.setattr(point, "PROGRESS_DELAY", 0.0)
+    table = _sparse_swarm(40, 6, np.zeros(6))
+    fit_point(table, laws.get("mixing"), progress=True)
+    shown = capsys.readouterr().err
+    assert "point fit: 1 group(s) x 74 starts" in shown and "2/2" in shown
+    fit_point(table, laws.get("mixing"))
+    assert capsys.readouterr().err == ""

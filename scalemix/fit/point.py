@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import NamedTuple
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from scalemix import diagnostics as checks
 from scalemix._x64 import float64
@@ -35,6 +37,7 @@ def fit_point(
     screen_iter: int = 5,
     refine: int | None = None,
     shrinkage: float = 0.0,
+    progress: bool = False,
 ) -> Fit:
     """Best of a multi-start Huber fit of ``law`` to ``table`` (a validated run table). One draw.
 
@@ -44,7 +47,8 @@ def fit_point(
     count at their screening objective); ``diagnostics["warnings"]`` says when the best start did not
     converge, found the optimum alone, or ran off to the edge of a parameter's range. ``shrinkage`` > 0
     adds the ridge penalty of :func:`~scalemix.fit.problem.shrinkage_penalty` on the per-domain
-    coefficients (for many domains and few runs). Raises
+    coefficients (for many domains and few runs). ``progress=True`` shows the search's stages on stderr
+    once it has run :data:`PROGRESS_DELAY` seconds. Raises
     :class:`~scalemix.errors.FitError` for settings no fit can run with (:func:`check_settings`).
     """
     check_settings(delta=delta, seed=seed, max_iter=max_iter, screen_iter=screen_iter, refine=refine,
@@ -52,7 +56,7 @@ def fit_point(
     with float64():
         problem = build(table, law, shrinkage=shrinkage)
         search = multistart(problem, problem.mask, delta=delta, max_iter=max_iter, seed=seed,
-                            random_starts=random_starts, screen_iter=screen_iter, refine=refine)
+                            random_starts=random_starts, screen_iter=screen_iter, refine=refine, progress=progress)
         objective, z, converged, grad_norm, best = search
         groups = len(problem.groups)
         draws = problem.assemble(z[np.arange(groups), best][None])
@@ -126,30 +130,45 @@ SCREEN_ROWS = 512
 log of 10^5 rows is searched at the cost of 512 and solved exactly from its best few starts."""
 POLISH = 4
 """Starts per group that a thinned search finishes on every row."""
+PROGRESS_DELAY = 2.0
+"""Seconds a search runs before its progress line appears (a fit of a second or two shows none)."""
 
 
 def multistart(problem: Problem, row_weights, *, delta: float = 1e-3, max_iter: int = 200, seed: int = 0,
                random_starts: int | None = None, screen_iter: int = 5, refine: int | None = None,
-               screen_rows: int = SCREEN_ROWS) -> Search:
+               screen_rows: int = SCREEN_ROWS, progress: bool = False) -> Search:
     """The point fit's search on ``problem`` with row weights ``[groups, rows]`` (its mask, or the mask
     times a 0/1 choice of rows, so that fits on subsets of one table reuse one compiled solver): every
     start runs ``screen_iter`` iterations, the ``refine`` best per group then run to convergence. On a
     group of more than ``screen_rows`` rows both stages run on ``screen_rows`` of them (:meth:`Problem.thinned`)
     and the :data:`POLISH` best then run to convergence on all; the best is the best of those, and the other
-    starts' objectives are their thinned ones scaled by the best's full-to-thinned ratio."""
+    starts' objectives are their thinned ones scaled by the best's full-to-thinned ratio. ``progress=True``
+    shows the stages on stderr (after :data:`PROGRESS_DELAY` seconds)."""
     refine = problem.law.refine if refine is None else refine
     starts = problem.starts(seed, random_starts)
     groups = len(problem.groups)
     rows = np.arange(groups)[:, None]
     thin, thin_weights = problem.thinned(row_weights, screen_rows)
+    stages = 1 + (len(starts[0]) > refine) + (thin is not problem)
+    with tqdm(total=stages, desc=f"point fit: {groups} group(s) x {len(starts[0])} starts", unit="stage", file=sys.stderr,
+              disable=not progress, delay=PROGRESS_DELAY) as bar:
+        return _search(problem, row_weights, thin, thin_weights, starts, rows, delta, max_iter, screen_iter, refine, bar)
+
+
+def _search(problem, row_weights, thin, thin_weights, starts, rows, delta, max_iter, screen_iter, refine, bar) -> Search:
+    """:func:`multistart`'s stages (screen, refine, polish), each ticking the progress ``bar``."""
+    bar.set_postfix_str(f"screening on {thin.mask.shape[1]} rows per group")
     screened = _solve(thin, thin_weights, starts, delta, screen_iter if len(starts[0]) > refine else max_iter)
+    bar.update()
     objective = np.array(screened.objective)
     z = np.array(screened.z)
     converged = np.array(screened.converged)
     grad_norm = np.array(screened.grad_norm)
     if len(starts[0]) > refine:
         keep = _best(objective, refine)
+        bar.set_postfix_str(f"refining the best {refine}")
         refined = _solve(thin, thin_weights, z[rows, keep], delta, max_iter)
+        bar.update()
         _put(objective, z, converged, grad_norm, rows, keep, refined)
         grad_norm[~_chosen(objective.shape, rows, keep)] = np.nan
     if thin is problem:
@@ -157,7 +176,9 @@ def multistart(problem: Problem, row_weights, *, delta: float = 1e-3, max_iter: 
         return Search(objective, z, converged, grad_norm, np.argmin(objective, axis=1))
     finalists = _best(objective, min(POLISH, objective.shape[1]))
     thinned = objective[rows, finalists]
+    bar.set_postfix_str(f"finishing the best {finalists.shape[1]} on all {problem.mask.shape[1]} rows per group")
     _put(objective, z, converged, grad_norm, rows, finalists, _solve(problem, row_weights, z[rows, finalists], delta, max_iter))
+    bar.update()
     objective = np.where(np.isfinite(objective), objective, np.inf)
     winner = np.argmin(objective[rows, finalists], axis=1)
     # the other starts' thinned objectives, on the scale of the full one (for counting the best basin)
@@ -193,18 +214,22 @@ def _solve(problem: Problem, row_weights, starts, delta, max_iter):
 
 
 def fit_bootstrap(table, law, *, n_boot: int = 200, delta: float = 1e-3, max_iter: int = 200, seed: int = 0,
-                  shrinkage: float = 0.0) -> Fit:
+                  shrinkage: float = 0.0, progress: bool = False) -> Fit:
     """Bootstrap over runs: ``n_boot`` resamples of the run ids (with replacement), each refitted from
     the point optimum (with the point fit's ``shrinkage`` penalty). Returns ``n_boot`` draws; the point
-    fit's diagnostics are kept under ``point``."""
+    fit's diagnostics are kept under ``point``. ``progress`` shows the point fit's stages and the resamples'."""
     check_settings(delta=delta, seed=seed, max_iter=max_iter, n_boot=n_boot, shrinkage=shrinkage)
-    point = fit_point(table, law, delta=delta, max_iter=max_iter, seed=seed, shrinkage=shrinkage)
+    point = fit_point(table, law, delta=delta, max_iter=max_iter, seed=seed, shrinkage=shrinkage, progress=progress)
     with float64():
         problem = build(table, law, shrinkage=shrinkage)
         z_point = np.stack([np.asarray(problem.layout.pack(theta)) for theta in _group_theta(point, problem)])
         weights = _resample_weights(problem, n_boot, seed)  # [groups, B, rows]
         starts = np.broadcast_to(z_point[:, None, :], (len(problem.groups), n_boot, z_point.shape[-1]))
-        solution = problem.solve(starts, weights, delta, max_iter)
+        with tqdm(total=1, desc=f"bootstrap: {n_boot} resamples", unit="stage", file=sys.stderr, disable=not progress,
+                  delay=PROGRESS_DELAY) as bar:
+            solution = problem.solve(starts, weights, delta, max_iter)
+            jax.block_until_ready(solution)
+            bar.update()
         draws = problem.assemble(np.swapaxes(np.asarray(solution.z), 0, 1))  # [B, ...]
     converged = int(np.asarray(solution.converged).all(axis=0).sum())
     diagnostics = {
