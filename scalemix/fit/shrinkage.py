@@ -12,6 +12,7 @@ strongest). Folds deal whole runs, so a run's targets and steps are held out tog
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple, Sequence
 
 import jax
@@ -21,7 +22,7 @@ import numpy as np
 from scalemix._x64 import float64
 from scalemix.errors import FitError
 from scalemix.fit.point import multistart
-from scalemix.fit.problem import build, residual_function
+from scalemix.fit.problem import build, residual_function, shrinkage_penalty
 
 GRID = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
 """Strengths tried: 0 (no penalty) and four decades; a Gaussian likelihood of sd ``sigma`` corresponds to
@@ -57,7 +58,8 @@ def choose(table, law, *, grid: Sequence[float] = GRID, folds: int = FOLDS, seed
         held = (fold[:, None, :] == np.arange(folds)[None, :, None]) & (problem.mask[:, None, :] > 0)  # [groups, K, rows]
         scores = {}
         for strength in grid:
-            scores[float(strength)] = _cv_error(build(table, law, shrinkage=strength), held, seed, delta, max_iter)
+            penalised = dataclasses.replace(problem, penalty=shrinkage_penalty(problem.layout, strength))
+            scores[float(strength)] = _cv_error(penalised, held, seed, delta, max_iter)
     best = min(scores.values())
     strength = max(s for s, v in scores.items() if v <= best)
     return Choice(strength, scores)
