@@ -28,7 +28,7 @@ from scalemix.fit import fit, fit_nuts, fit_point
 from scalemix.fitresult import Fit
 from scalemix.optimize import optimize
 
-LAWS = ("mixing", "mixing+cv", "linear-mixing", "mixture-additive")
+LAWS = ("mixing", "mixing+cv", "linear-mixing", "mixture-additive", "mixture-joint")
 """Point fits of each law; ``+cv``: with the ridge strength on per-domain coefficients chosen by 5-fold
 cross-validation inside the training runs (``fit(..., shrinkage="cv")``)."""
 REGRESSORS = ("lightgbm", "linear")
