@@ -536,6 +536,9 @@ def _mcmc_diagnostics(spec: _Spec, idata, chains: int) -> dict:
         offset += slot.size
     labelled_rhat = [(row["parameter"], row["rhat"]) for row in per_parameter]
     labelled_rhat += [(f"sigma[{t}]", float(r)) for t, r in zip(spec.layout.coords["target"], np.ravel(np.asarray(rhat["sigma"])))]
+    if spec.shrunk:  # the learned prior scales converge or warn like the parameters they scale
+        tau_rhat = np.ravel(np.asarray(az.rhat(idata.posterior[["tau"]])["tau"]))
+        labelled_rhat += [(f"tau[{label}]", float(r)) for label, r in zip(spec.shrunk_labels(), tau_rhat)]
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
     worst, max_rhat = max(labelled_rhat, key=lambda item: item[1]) if chains > 1 else (None, None)
     min_ess = float(min(row["ess_bulk"] for row in per_parameter))

@@ -66,8 +66,7 @@ class Problem:
         """The law's data-driven starts for one group, packed: ``[starts, P]``."""
         inputs = Inputs(*(None if a is None else np.asarray(a[group]) for a in self.inputs))
         theta = self.law.initial(inputs, self.log_loss[group], self.mask[group])
-        count = len(next(iter(theta.values())))
-        return np.stack([np.asarray(self.layout.pack({k: v[s] for k, v in theta.items()})) for s in range(count)])
+        return np.asarray(jax.vmap(self.layout.pack)({k: jnp.asarray(v) for k, v in theta.items()}))
 
     def solve(self, starts, weights, delta: float, max_iter: int) -> Solution:
         """Solve every group from every start. ``starts``: ``[groups, S, P]``; ``weights``: ``[groups, S, rows]``."""

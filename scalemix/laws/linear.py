@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from scalemix.laws.base import Inputs, Law, Param, positive, real
+from scalemix.laws.base import Inputs, Law, Param, positive, real, ridge
 
 LOSS_FLOOR = 1e-9
 """The predicted loss is clipped below at this value, so its log stays finite where ``c - sum_j A_j p_j``
@@ -29,10 +29,8 @@ def least_squares_start(x: Inputs, log_loss, mask) -> dict[str, np.ndarray]:
     for i in range(targets):
         rows = (target == i) & (np.asarray(mask) > 0)
         p, y = weights[rows], loss[rows]
-        gram = p.T @ p
-        ridge = RIDGE * max(np.trace(gram) / domains, 1e-12) * np.eye(domains)
         mean = y.mean()
-        b = mean + np.linalg.solve(gram + ridge, p.T @ (y - mean))
+        b = mean + ridge(p, y - mean, RIDGE)
         c[0, i], a[0, i] = mean, mean - b
     return {"c": c, "A": a}
 

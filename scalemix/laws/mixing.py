@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from scalemix.laws.base import Inputs, Law, Param, interval, positive
+from scalemix.laws.base import Inputs, Law, Param, interval, positive, ridge
 
 T_BOUND = 10.0
 """|t_ij| <= T_BOUND: keeps predictions on sparse held-out mixtures finite (unbounded fits overflow)."""
@@ -35,11 +35,9 @@ def log_linear_starts(x: Inputs, log_loss, mask) -> dict[str, np.ndarray]:
     for i in range(targets):
         rows = (target == i) & (np.asarray(mask) > 0)
         r, y = weights[rows], loss[rows]
-        gram = r.T @ r
-        ridge = RIDGE * max(np.trace(gram) / domains, 1e-12) * np.eye(domains)
         for s, q in enumerate(FLOOR_FRACTIONS):
             c[s, i] = max(q * y.min(), 1e-3 * y.min())
-            t[s, i] = np.linalg.solve(gram + ridge, r.T @ np.log(y - q * y.min() + 1e-12 * y.min()))
+            t[s, i] = ridge(r, np.log(y - q * y.min() + 1e-12 * y.min()), RIDGE)
     bound = 0.95 * T_BOUND
     return {"c": c, "k": np.ones_like(c), "t": np.clip(t, -bound, bound)}
 
