@@ -683,6 +683,50 @@ def optimize(
                       f"{payload['p_beats_baseline']:.3f}", highlight=False)
 
 
+@app.command()
+@_with_constraints
+def suggest(
+    fit_dir: _FitDir,
+    candidates: str = typer.Option(..., "--candidates", help="The runs you could train: a .csv/.parquet/.jsonl table (params, tokens, w.DOMAIN, optional cost) or a .toml spec (params, tokens, [mixtures] design)."),
+    goal: str = typer.Option("predict", "--goal", help="predict (the loss at --at), optimum (the optimal mixture at the --at scale) or discriminate (between the laws of a stacked fit)."),
+    at: list[str] = typer.Option(None, "--at", help="predict: a point, e.g. params=1e10,tokens=2e11,w.de=0.5 (repeat); optimum: the scale, params=1e9,tokens=2e10."),
+    grid: str = typer.Option(None, "--grid", help="predict: a .csv/.parquet/.jsonl file of points (e.g. the mixtures you will rank)."),
+    target: list[str] = typer.Option(None, "--target", help="predict: only this target's loss (repeat; default: every target)."),
+    batch: int = typer.Option(8, "--batch", min=1, help="Runs to suggest."),
+    budget: float = typer.Option(None, "--budget", callback=_POSITIVE, help="Total cost the batch may spend (FLOPs = 6 N D unless the candidates give a cost column)."),
+    objective: str = typer.Option("mean", "--objective", help="optimum: mean, max (worst target) or a TARGET to minimise alone."),
+    target_weights: str = typer.Option(None, "--target-weights", help="optimum: TARGET=WEIGHT,... for mean/max (default: all, uniform)."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the normal scores behind the optimum goal's expectation."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (suggestions: params, tokens, w.DOMAIN, cost, gain)."),
+    *,
+    constraints: dict[str, Any],
+) -> None:
+    """Which runs to train next: the candidates whose outcome is expected to sharpen the goal most per unit
+    cost, over the fit's draws (fit by bootstrap or NUTS), as a batch picked greedily."""
+    from scalemix.active import suggest as choose
+    from scalemix.optimize.spec import read_mapping
+    from scalemix.stack import load
+
+    result = load(fit_dir)
+    if goal == "predict":
+        point = _query_points(at or [], grid, result.targets, result.coords.get("domain", ()))
+    else:
+        point = _points(at or [])[0] if at else {}
+    suggestions = choose(result, candidates, goal=goal, at=point, targets=target or None, batch=batch, budget=budget,
+                         seed=seed, objective=objective,
+                         target_weights=read_mapping(target_weights, "--target-weights") if target_weights else None,
+                         **(constraints if goal == "optimum" else {}))
+    payload = suggestions.to_dict()
+    if as_json:
+        _print_json(payload)
+        return
+    picks = suggestions.picks
+    _print_table(picks.columns, ([_number(v) for v in row] for row in picks.iter_rows()), title=f"next runs (goal {goal})")
+    console = _console(_WIDE)
+    console.print(f"uncertainty now: {payload['uncertainty']:.4g}; batch cost {payload['cost']:.4g} "
+                  f"({payload['cost_unit']}); {picks.height} of {payload['settings']['candidates']} candidates", highlight=False)
+
+
 def _training_mixtures(fit) -> tuple[tuple[str, ...], Any]:
     """The fit's domains and the distinct mixtures its runs trained on (``[runs, domains]``)."""
     fitted = fit.fitted_range

@@ -15,3 +15,8 @@ class FitError(ScalemixError, ValueError):
 
 class OptimizeError(ScalemixError, ValueError):
     """A mixture optimisation that cannot be solved as asked (infeasible bounds, unknown domain)."""
+
+
+class SuggestError(ScalemixError, ValueError):
+    """A request for the runs to train next that cannot be answered (a fit without draws, no candidates,
+    an unknown goal): says what to give instead."""

@@ -88,6 +88,10 @@ class Stack:
         counts[np.argsort(counts - exact)[: count - counts.sum()]] += 1
         return np.random.default_rng(seed).permutation(np.repeat(np.arange(len(self.fits)), counts))
 
+    def law_of_draws(self) -> np.ndarray:
+        """``[n_draws]``: which fit each draw of :meth:`log_loss_draws` comes from."""
+        return self.allocation(_SAMPLES, 0)
+
     def log_loss_draws(self, query) -> tuple[pl.DataFrame, np.ndarray]:
         """Query rows and log loss over ``n_draws`` mixture draws (each one draw of one fit)."""
         frames, draws = zip(*(fit.log_loss_draws(query) for fit in self.fits))

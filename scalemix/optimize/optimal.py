@@ -186,6 +186,13 @@ class MixtureProblem:
             region=Region(lower, upper, jnp.asarray(prior), jnp.asarray(c.kl), start),
         )
 
+    def objective_draws(self, mixtures) -> np.ndarray:
+        """``[S, K]`` objective each draw predicts at each of the ``mixtures`` ``[K, domains]``."""
+        with float64():
+            arrays = self.arrays()
+            values = jax.vmap(lambda w: _objective_draws(self.fit.law, self.kind, arrays, w))(jnp.asarray(mixtures))
+        return np.asarray(values).T
+
     def settings(self) -> dict[str, Any]:
         c = self.constraints
         bounded = {d: [lo, hi] for d, lo, hi in zip(c.domains, c.lower.tolist(), c.upper.tolist()) if lo > 0 or hi < 1}
@@ -282,4 +289,4 @@ def _objective_draws(law, kind, a: SolverArrays, w):
     return jax.vmap(lambda theta: value(kind, a.objective, losses(law, theta, w, a.scale, a.own)))(a.draws)
 
 
-__all__: Sequence[str] = ("Optimum", "check_scale", "check_steps", "optimize")
+__all__: Sequence[str] = ("MixtureProblem", "Optimum", "bind", "check_scale", "check_steps", "optimize")
