@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalemix import __version__
-from scalemix.errors import FitError, OptimizeError, ScalemixError
+from scalemix.errors import FitError, OptimizeError, ScalemixError, SuggestError
 
 app = typer.Typer(
     name="scalemix",
@@ -725,6 +725,55 @@ def suggest(
     console = _console(_WIDE)
     console.print(f"uncertainty now: {payload['uncertainty']:.4g}; batch cost {payload['cost']:.4g} "
                   f"({payload['cost_unit']}); {picks.height} of {payload['settings']['candidates']} candidates", highlight=False)
+
+
+@app.command()
+def loop(
+    config: str = typer.Argument(None, help="A sweep TOML file (or give --preset): its design is trained first, its cohorts' sizes and domains make the candidates."),
+    preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt."),
+    law: str = typer.Option(..., "--law", help="The law fitted (by bootstrap) each round."),
+    law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear; repeat)."),
+    goal: str = typer.Option("optimum", "--goal", help="optimum (the optimal mixture at the --at scale) or predict (the loss at --at)."),
+    at: str = typer.Option(None, "--at", help="optimum: the scale, params=1e6; predict: the point, params=1e6,w.de=0.5,w.en=0.5."),
+    budget: float = typer.Option(..., "--budget", callback=_POSITIVE, help="Training FLOPs the loop's own runs may spend (the config's design is not counted)."),
+    batch: int = typer.Option(4, "--batch", min=1, help="Runs per round."),
+    rounds: int = typer.Option(10, "--rounds", min=1, help="Most rounds."),
+    pool: int = typer.Option(64, "--pool", min=1, help="Candidate mixtures per cohort (Dirichlet), each at every size of the cohort."),
+    alpha: float = typer.Option(1.0, "--alpha", callback=_POSITIVE, help="Dirichlet concentration of the candidate mixtures."),
+    n_boot: int = typer.Option(64, "--n-boot", min=2, help="Bootstrap resamples of each round's fit."),
+    threshold: float = typer.Option(None, "--threshold", callback=_POSITIVE, help="Stop once the goal's uncertainty is at most this."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of the candidate mixtures, resamples and scores."),
+    out: str = typer.Option("runs.parquet", "--out", help="Run table (.parquet or .csv); runs in it are not trained again. The round log goes beside it (<out>.rounds.jsonl)."),
+    executor: str = typer.Option("local", "--executor", help="'local' or 'ray', as for `scalemix sweep`."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Local worker processes (default: one per core)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the training progress bars."),
+    as_json: bool = typer.Option(False, "--json", help="Print only JSON (the round records)."),
+) -> None:
+    """The closed proxy loop: train the sweep's design, then fit -> suggest -> train the suggestions, round by
+    round, until the budget is spent or the goal's uncertainty falls to --threshold."""
+    import os
+
+    from scalemix import laws
+    from scalemix.active.loop import loop as run_loop
+    from scalemix.proxy import executors
+    from scalemix.proxy.sweep import load_config
+
+    if (config is None) == (preset is None):
+        raise SuggestError("give exactly one of CONFIG.toml or --preset NAME")
+    chosen = laws.get(law, **(_key_values(",".join(law_option), "--law-option", "f=linear") if law_option else {}))
+    settings = load_config(config, preset)
+    point = _key_values(at, "--at", "params=1e6") if at else None
+    say = (lambda _: None) if as_json else (lambda line: typer.echo(line, err=True))
+    records = run_loop(settings, out, executors.make(executor, workers or len(os.sched_getaffinity(0)), address), law=chosen,
+                       goal=goal, at=point, budget=budget, batch=batch, rounds=rounds, pool=pool, alpha=alpha, n_boot=n_boot,
+                       threshold=threshold, seed=seed, progress=progress and not as_json, say=say)
+    if as_json:
+        _print_json(records)
+        return
+    rows = ((str(r["round"]), r["runs"], _number(r["uncertainty"]), len(r.get("picks", [])),
+             _number(r.get("cost", 0.0))) for r in records)
+    _print_table(("round", "runs", "goal uncertainty", "picks", "FLOPs"), rows, title=f"loop ({goal}); stopped: {records[-1]['stopped']}")
 
 
 def _training_mixtures(fit) -> tuple[tuple[str, ...], Any]:

@@ -28,6 +28,7 @@ so a run that repeats what an earlier pick tells scores low.
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import NamedTuple
 
@@ -38,6 +39,8 @@ from scipy import stats
 
 SCORES = 64
 """Antithetic pairs of normal scores for the knowledge gradient's expectation (common to every candidate)."""
+FENCE = 3.0
+"""Tukey's "far out" fences: :func:`winsorize` clips beyond 3 interquartile ranges from the quartiles."""
 CHUNK = 256
 """Candidates scored at once by :func:`knowledge_gradient`."""
 
@@ -50,12 +53,16 @@ class Ensemble(NamedTuple):
       goal: ``[S, Q]`` anomalies of the goal's quantities.
       noise: ``[M, T]`` observation variance of each candidate's log loss.
       goal_mean: ``[Q]`` mean of the goal's quantities (the decisions' risks for ``optimum``).
+      cc: ``[M, T, T]`` prior covariance of each candidate's log losses, ``X_c^T X_c``.
+      gc: ``[M, Q, T]`` prior covariance of the goal with each candidate, ``X_g^T X_c``.
     """
 
     candidates: jax.Array
     goal: jax.Array
     noise: jax.Array
     goal_mean: jax.Array
+    cc: jax.Array
+    gc: jax.Array
 
 
 def ensemble(candidates: np.ndarray, goal: np.ndarray, noise: np.ndarray) -> Ensemble:
@@ -63,12 +70,25 @@ def ensemble(candidates: np.ndarray, goal: np.ndarray, noise: np.ndarray) -> Ens
     ``[S, Q]`` and the observation variances ``[M, T]``."""
     count = candidates.shape[0]
     scale = 1.0 / np.sqrt(max(count - 1, 1))
-    return Ensemble(
-        candidates=jnp.asarray((candidates - candidates.mean(axis=0)) * scale),
-        goal=jnp.asarray((goal - goal.mean(axis=0)) * scale),
-        noise=jnp.asarray(noise),
-        goal_mean=jnp.asarray(goal.mean(axis=0)),
-    )
+    x_c = jnp.asarray((candidates - candidates.mean(axis=0)) * scale)
+    x_g = jnp.asarray((goal - goal.mean(axis=0)) * scale)
+    return Ensemble(candidates=x_c, goal=x_g, noise=jnp.asarray(noise), goal_mean=jnp.asarray(goal.mean(axis=0)),
+                    cc=jnp.einsum("smt,smu->mtu", x_c, x_c), gc=jnp.einsum("sq,smt->mqt", x_g, x_c))
+
+
+def winsorize(values: np.ndarray, fence: float = FENCE) -> np.ndarray:
+    """``values`` ``[S, ...]`` with each column clipped to Tukey's fences over the draws,
+    ``[q25 - fence IQR, q75 + fence IQR]``; non-finite values count as beyond the end they lie on (NaN as the
+    median), so that a few draws that explode at an extreme mixture do not make the covariance. A column with
+    no finite value is 0."""
+    finite = np.where(np.isfinite(values), values, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        low, middle, high = np.nanquantile(finite, [0.25, 0.5, 0.75], axis=0)
+    spread = fence * (high - low)
+    low, high = low - spread, high + spread
+    filled = np.where(np.isposinf(values), high, np.where(np.isneginf(values), low, np.where(np.isnan(values), middle, values)))
+    return np.nan_to_num(np.clip(filled, low, high), nan=0.0)
 
 
 def normal_scores(dimension: int, seed: int = 0) -> np.ndarray:
@@ -81,12 +101,13 @@ def normal_scores(dimension: int, seed: int = 0) -> np.ndarray:
 def adjusted(e: Ensemble, chosen: jax.Array, chosen_noise: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Each candidate's ``Sigma_cc + N_c`` ``[M, T, T]`` and ``Sigma_gc`` ``[M, Q, T]`` after observing the
     runs ``chosen`` (anomalies ``[S, R]``, variances ``[R]``; zero columns are unused slots)."""
+    samples, candidates, reported = e.candidates.shape
     inner = chosen.T @ chosen + jnp.diag(chosen_noise)
-    projected_c = jnp.einsum("sr,smt->rmt", chosen, e.candidates)
+    projected_c = (chosen.T @ e.candidates.reshape(samples, -1)).reshape(-1, candidates, reported)
     projected_g = chosen.T @ e.goal
     solved_c = jnp.linalg.solve(inner, projected_c.reshape(chosen.shape[1], -1)).reshape(projected_c.shape)
-    cc = jnp.einsum("smt,smu->mtu", e.candidates, e.candidates) - jnp.einsum("rmt,rmu->mtu", projected_c, solved_c)
-    gc = jnp.einsum("sq,smt->mqt", e.goal, e.candidates) - jnp.einsum("rq,rmt->mqt", projected_g, solved_c)
+    cc = e.cc - jnp.einsum("rmt,rmu->mtu", projected_c, solved_c)
+    gc = e.gc - jnp.einsum("rq,rmt->mqt", projected_g, solved_c)
     noise = jax.vmap(jnp.diag)(e.noise)
     return cc + noise, gc
 

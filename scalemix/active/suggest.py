@@ -8,17 +8,21 @@ candidate run over the fit's draws and returns a batch ranked by gain per unit c
   reduction of its variance (summed over the points and targets).
 - ``optimum``: the optimal mixture at the ``at`` scale (the objective and constraints of
   :func:`scalemix.optimize.optimize`); the decisions are the Bayes mixture and up to ``decisions - 1`` of the
-  draws' own optima; gain = knowledge gradient, the expected fall of the Bayes risk (in loss units).
+  draws' own optima; gain = knowledge gradient, the expected fall of the Bayes risk, on the log of the
+  objective (a relative regret: 0.01 is 1% of the loss).
 - ``discriminate``: between the laws of a :class:`~scalemix.Stack`; gain = expected reduction of the
   variance of which law holds (each draw's law as a 0/1 quantity), the Bayes-linear form of Box and Hill's
   (1967) discrimination criterion.
 
-A run reports every target of the fit; its observation noise is the fit's noise scale per target.
+A run reports every target of the fit; its observation noise is the fit's noise scale per target. The draws
+of the candidates' log loss and of the goal's quantities are winsorised (:func:`scalemix.active.gain.winsorize`)
+before the adjustment: a handful of draws that explode at an extreme mixture would otherwise be the whole
+covariance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -26,7 +30,7 @@ import polars as pl
 
 from scalemix._x64 import float64
 from scalemix.active import candidates as _candidates
-from scalemix.active.gain import ensemble, select
+from scalemix.active.gain import ensemble, select, winsorize
 from scalemix.errors import ScalemixError, SuggestError
 from scalemix.optimize import optimize
 from scalemix.optimize.optimal import bind
@@ -34,6 +38,10 @@ from scalemix.optimize.optimal import bind
 GOALS = ("predict", "optimum", "discriminate")
 DECISIONS = 32
 """Mixtures the ``optimum`` goal decides between: the Bayes mixture and draws' optima."""
+PLAUSIBLE = 0.9
+"""A draw's optimum is a decision of the ``optimum`` goal when its mean log risk is at most this quantile of
+the Bayes mixture's over the draws: one more run will not make a mixture best that almost every draw rates
+worse (and a few exploding draws would make its Gaussian spread, and the knowledge gradient, meaningless)."""
 BATCH = 8
 
 
@@ -47,7 +55,7 @@ class Suggestions:
         ``gain_per_cost``.
       goal: ``predict``, ``optimum`` or ``discriminate``.
       uncertainty: what the goal's gain reduces, now: the goal's variance (``predict``, ``discriminate``)
-        or the expected regret of deciding now, ``E_s[F_s(w_E) - min_d F_s(d)]`` (``optimum``).
+        or the expected relative regret of deciding now, ``E_s[log F_s(w_E) - min_d log F_s(d)]`` (``optimum``).
       cost_unit: ``FLOPs`` (6 N D), ``given`` (the candidates' ``cost`` column) or ``runs``.
       settings: what was asked.
     """
@@ -85,17 +93,10 @@ def suggest(predictor, candidates, *, goal: str = "predict", at: Mapping | pl.Da
     :class:`SuggestError` for a fit with one draw, an unknown goal or missing ``at``.
     """
     _check(predictor, goal, batch, budget, decisions)
+    predictor, dropped = _finite_draws(predictor)
     frame, unit = _candidates.read(candidates, predictor.targets, predictor.coords.get("domain", ()))
-    observed = _observed_draws(predictor, frame)
-    if goal == "predict":
-        quantities = _prediction_draws(predictor, at, targets)
-        uncertainty = float(quantities.var(axis=0, ddof=1).sum())
-    elif goal == "optimum":
-        quantities = _decision_draws(predictor, at, decisions, objective, target_weights, constraints)
-        uncertainty = float(np.mean(quantities[:, 0] - quantities.min(axis=1)))
-    else:
-        quantities = _law_draws(predictor)
-        uncertainty = float(quantities.var(axis=0, ddof=1).sum())
+    observed = winsorize(_observed_draws(predictor, frame))
+    quantities, uncertainty = _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints)
     cost = frame["cost"].to_numpy()
     with float64():
         picked, gain = select("optimum" if goal == "optimum" else "predict",
@@ -105,10 +106,36 @@ def suggest(predictor, candidates, *, goal: str = "predict", at: Mapping | pl.Da
         pl.Series("gain", gain, dtype=pl.Float64), pl.Series("gain_per_cost", gain / cost[picked], dtype=pl.Float64),
     ).with_row_index("rank", offset=1)
     settings = {"goal": goal, "at": _plain(at), "targets": list(targets or predictor.targets), "batch": batch,
-                "budget": budget, "seed": seed, "candidates": frame.height, "draws": int(observed.shape[0])}
+                "budget": budget, "seed": seed, "candidates": frame.height, "draws": int(observed.shape[0]),
+                "draws_dropped": dropped}
     if goal == "optimum":
         settings.update(objective=objective, target_weights=dict(target_weights or {}), decisions=int(quantities.shape[1]))
     return Suggestions(picks=picks, goal=goal, uncertainty=uncertainty, cost_unit=unit, settings=settings)
+
+
+def uncertainty(predictor, *, goal: str = "predict", at: Mapping | pl.DataFrame | None = None,
+                targets: Sequence[str] | None = None, decisions: int = DECISIONS, objective: str = "mean",
+                target_weights: Mapping[str, float] | None = None, **constraints) -> float:
+    """What :func:`suggest`'s gains reduce, now (:attr:`Suggestions.uncertainty`), without candidates."""
+    _check(predictor, goal, BATCH, None, decisions)
+    return _goal_draws(_finite_draws(predictor)[0], goal, at, targets, decisions, objective, target_weights, constraints)[1]
+
+
+def _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints) -> tuple[np.ndarray, float]:
+    """``[S, Q]`` draws of the goal's quantities and its uncertainty now."""
+    if goal == "predict":
+        quantities = winsorize(_prediction_draws(predictor, at, targets))
+        return quantities, float(quantities.var(axis=0, ddof=1).sum())
+    if goal == "optimum":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            risks = np.log(_decision_draws(predictor, at, decisions, objective, target_weights, constraints))
+        quantities = winsorize(risks)
+        plausible = quantities.mean(axis=0) <= np.quantile(quantities[:, 0], PLAUSIBLE)
+        plausible[0] = True
+        quantities = quantities[:, plausible]
+        return quantities, float(np.mean(quantities[:, 0] - quantities.min(axis=1)))
+    quantities = _law_draws(predictor)
+    return quantities, float(quantities.var(axis=0, ddof=1).sum())
 
 
 def _check(predictor, goal: str, batch: int, budget: float | None, decisions: int) -> None:
@@ -128,6 +155,21 @@ def _check(predictor, goal: str, batch: int, budget: float | None, decisions: in
         raise SuggestError(f"budget={budget!r}: give a positive total cost (FLOPs unless the candidates give a cost)")
     if isinstance(decisions, bool) or not isinstance(decisions, int) or decisions < 2:
         raise SuggestError(f"decisions={decisions!r}: give a whole number of mixtures >= 2")
+
+
+def _finite_draws(predictor):
+    """The fit without the draws holding a non-finite parameter (a degenerate bootstrap resample, say), and how
+    many it lost; a stack as it is."""
+    if hasattr(predictor, "fits"):
+        return predictor, 0
+    keep = np.all([np.isfinite(v.reshape(v.shape[0], -1)).all(axis=1) for v in predictor.draws.values()], axis=0)
+    if keep.sum() < 2:
+        raise SuggestError(f"only {int(keep.sum())} of the fit's {keep.size} draws have finite parameters; refit "
+                           "with more runs or more resamples")
+    if keep.all():
+        return predictor, 0
+    draws = {k: v[keep] for k, v in predictor.draws.items()}
+    return replace(predictor, draws=draws, noise=predictor.noise[keep], inference_data=None), int((~keep).sum())
 
 
 def _observed_draws(predictor, frame: pl.DataFrame) -> np.ndarray:
