@@ -8,13 +8,14 @@
    from the same 32 random runs per seed, refits (bootstrap, 128 draws) after each batch (8 runs up to 64,
    then 16) and is scored by a point fit on its chosen runs: Spearman on the 256 unseen mixtures of
    ``regmix-60m-test`` and regret@1 there (true loss of the mixture ranked first, minus the best).
-   Strategies: ``random``; ``max-variance`` (the runs whose own predicted loss varies most over the draws,
-   a classical uncertainty-sampling design); ``optimum`` (``suggest`` goal ``optimum``: knowledge gradient
-   for the optimal mixture); ``predict-pool`` (``suggest`` goal ``predict`` at every pool mixture:
-   integrated variance reduction). Random choice is also scored at 32-512 runs.
+   Strategies: ``random``; ``max-variance`` (the batch of runs whose own predicted loss varies most over
+   the draws, a classical uncertainty-sampling design, no adjustment between picks); and ``suggest``'s goals:
+   ``optimum`` (knowledge gradient for the optimal mixture), ``predict-pool`` (goal ``predict`` at every
+   pool mixture: integrated variance reduction) and ``information`` (mutual information with the law:
+   greedy Bayesian D-optimal). Random choice is also scored at 32-512 runs.
 
 Last line: ``run saving factor: X`` -- how many runs random choice needs (interpolated on its mean curve)
-to reach the mean Spearman the best active strategy reaches at 64 runs, divided by 64.
+to reach the mean Spearman the best ``suggest`` goal reaches at 64 runs, divided by 64.
 
     python benchmarks/bench_design.py [--quick] [--seeds 5]
 """
@@ -36,7 +37,8 @@ TARGET = "pile_cc"
 START = 32
 CHECKPOINTS = (32, 64, 128)
 RANDOM_SIZES = (32, 48, 64, 96, 128, 192, 256, 384, 512)
-STRATEGIES = ("random", "max-variance", "optimum", "predict-pool")
+STRATEGIES = ("random", "max-variance", "optimum", "predict-pool", "information")
+ACTIVE = ("optimum", "predict-pool", "information")
 
 
 def reference_select(e, count):
@@ -109,8 +111,8 @@ def pick(strategy, fitted, weights, rest, batch, seed):
     if strategy == "max-variance":
         log_loss = fitted.log_loss_draws(candidates)[1]
         return np.argsort(-log_loss.var(axis=0))[:batch]
-    if strategy == "optimum":
-        result = suggest(fitted, candidates, goal="optimum", at={}, batch=batch, seed=seed)
+    if strategy in ("optimum", "information"):
+        result = suggest(fitted, candidates, goal=strategy, at={}, batch=batch, seed=seed)
     else:
         result = suggest(fitted, candidates, goal="predict", at=weights, batch=batch, seed=seed)
     return result.picks["candidate"].to_numpy()
@@ -150,14 +152,141 @@ def runs_needed(curve, level):
     return float(np.interp(level, [values[k - 1], values[k]], [sizes[k - 1], sizes[k]]))
 
 
+# -- a simulated mixture law with known truth: regret of the chosen mixture ---------------------------------
+
+TRUTH_T = np.array([[-1.2, 0.4, 0.6, -0.3, 0.8, 0.1],      # three targets that want different domains,
+                    [0.5, -1.0, 0.2, 0.6, -0.4, 0.3],      # so that the mean-loss optimum is inside the
+                    [0.3, 0.5, -0.9, 0.1, 0.2, -0.6]])     # simplex, not at a corner
+TRUTH_C, TRUTH_K, NOISE = 1.5, 1.0, 0.005
+SIM_START, SIM_CHECKPOINTS = 16, (16, 24, 32, 48)
+SIM_STRATEGIES = ("random", "optimum", "information")
+
+
+def truth_fit():
+    """The true law as a one-draw fit (what the optimiser scores a chosen mixture with)."""
+    from scalemix import laws
+    from scalemix.fitresult import Fit
+
+    targets = len(TRUTH_T)
+    draws = {"c": np.full((1, targets), TRUTH_C), "k": np.full((1, targets), TRUTH_K), "t": TRUTH_T[None]}
+    return Fit(law=laws.get("mixing"), coords={"target": tuple(f"y{i}" for i in range(targets)),
+                                                "domain": tuple(f"d{j}" for j in range(TRUTH_T.shape[1]))},
+               draws=draws, method="point", noise=np.full((1, targets), NOISE))
+
+
+def simulated_pool(size=256, seed=0):
+    """``size`` Dirichlet(1) mixtures with every target's loss from the truth, 0.5% log-normal noise."""
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.ones(TRUTH_T.shape[1]), size)
+    loss = (TRUTH_C + TRUTH_K * np.exp(weights @ TRUTH_T.T)) * np.exp(NOISE * rng.standard_normal((size, len(TRUTH_T))))
+    rows = [{"run_id": f"r{i}", "target": f"y{j}", "loss": loss[i, j], **{f"w.d{k}": w for k, w in enumerate(weights[i])}}
+            for i in range(size) for j in range(len(TRUTH_T))]
+    return runs.read(pl.DataFrame(rows), params=1e8, tokens=2e9)
+
+
+def regret(table, truth, best):
+    """True mean loss at the mixture a point fit of ``table`` calls optimal, minus the true optimum."""
+    from scalemix.optimize import optimize
+
+    chosen = optimize(fit(table, "mixing")).expected
+    query = pl.DataFrame({f"w.d{k}": [w] for k, w in enumerate(chosen)})
+    return float(truth.predict(query)["mean"].mean()) - best
+
+
+def simulated_replay(seeds, draws):
+    from scalemix.optimize import optimize
+
+    truth = truth_fit()
+    best = float(optimize(truth).objective.mean())
+    table = simulated_pool()
+    ids = table.runs
+    weights = table.frame.unique("run_id", maintain_order=True).select(f"w.d{k}" for k in range(TRUTH_T.shape[1]))
+    rows = []
+    for strategy in SIM_STRATEGIES:
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            chosen = [int(i) for i in rng.choice(len(ids), SIM_START, replace=False)]
+            while True:
+                if len(chosen) in SIM_CHECKPOINTS:
+                    rows.append({"strategy": strategy, "runs": len(chosen), "seed": seed,
+                                 "regret": regret(subset(table, ids, chosen), truth, best)})
+                if len(chosen) >= max(SIM_CHECKPOINTS):
+                    break
+                rest = np.setdiff1d(np.arange(len(ids)), chosen)
+                if strategy == "random":
+                    new = rng.choice(rest, 4, replace=False).tolist()
+                else:
+                    fitted = fit(subset(table, ids, chosen), "mixing", method="bootstrap", n_boot=draws, seed=seed,
+                                 extrapolation=False)
+                    picks = suggest(fitted, weights[rest.tolist()], goal=strategy, batch=4, seed=seed).picks
+                    new = rest[picks["candidate"].to_numpy()].tolist()
+                chosen += new
+    return pl.DataFrame(rows)
+
+
+# -- Chinchilla: predict the top budget, FLOPs spent ---------------------------------------------------------
+
+CHIN_START = 24
+CHIN_SHARES = (0.02, 0.05, 0.1)
+"""FLOPs the strategies may spend beyond the start, as shares of the pool's total."""
+
+
+def chinchilla_replay(seeds, draws):
+    """Pool: Chinchilla's runs below the top 10% of compute; held out: the top 10%. Each strategy starts from
+    the same 24 random pool runs per seed and spends FLOPs shares of the pool; scored by a bootstrap fit's MRE
+    and 90% predictive coverage (with the extrapolation term) on the held-out runs."""
+    table = runs.read("chinchilla")
+    frame = table.frame.with_columns(compute=6 * pl.col("params") * pl.col("tokens"))
+    top = frame["compute"].quantile(0.9)
+    pool_frame, held = frame.filter(pl.col("compute") < top), frame.filter(pl.col("compute") >= top)
+    ids = pool_frame["run_id"].to_list()
+    cost = pool_frame["compute"].to_numpy()
+    at = held.select("params", "tokens")
+    test = runs.read(held.drop("compute"))
+    rows = []
+    for strategy in ("random", "predict"):
+        for seed in seeds:
+            rng = np.random.default_rng(seed)
+            chosen = [int(i) for i in rng.choice(len(ids), CHIN_START, replace=False)]
+            spent = 0.0
+            for share in CHIN_SHARES:
+                budget = share * cost.sum()
+                while True:
+                    rest = np.setdiff1d(np.arange(len(ids)), chosen)
+                    affordable = rest[cost[rest] <= budget - spent]
+                    if not affordable.size:
+                        break
+                    if strategy == "random":
+                        new = [int(rng.choice(affordable))]
+                    else:
+                        fitted = fit(subset(table, ids, chosen), "chinchilla", method="bootstrap", n_boot=draws, seed=seed,
+                                     extrapolation=False)
+                        picks = suggest(fitted, pool_frame[rest.tolist()].select("params", "tokens", cost="compute"),
+                                        goal="predict", at=at, batch=8, budget=budget - spent, seed=seed).picks
+                        if picks.height == 0:
+                            break
+                        new = rest[picks["candidate"].to_numpy()].tolist()
+                    chosen += new
+                    spent += float(cost[new].sum())
+                final = fit(subset(table, ids, chosen), "chinchilla", method="bootstrap", n_boot=draws, seed=seed)
+                prediction = final.predict(test, levels=(0.9,))
+                inside = (prediction["loss"] >= prediction["pred_lo90"]) & (prediction["loss"] <= prediction["pred_hi90"])
+                rows.append({"strategy": strategy, "share of pool FLOPs": share, "seed": seed, "runs": len(chosen),
+                             "mre": metrics(prediction["loss"], prediction["median"])["mre"],
+                             "coverage90": float(inside.mean())})
+    return pl.DataFrame(rows)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="2 seeds, up to 64 runs, 32 draws, 200 timing draws")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--skip", default="", help="comma separated parts to leave out: regmix, simulated, chinchilla")
     args = parser.parse_args()
     pl.Config.set_tbl_cols(12)
     pl.Config.set_tbl_width_chars(200)
     pl.Config.set_float_precision(4)
+    pl.Config.set_tbl_rows(60)
     seeds = range(2 if args.quick else args.seeds)
     last, draws, timing_draws = (64, 32, 200) if args.quick else (128, 128, 1000)
     train = runs.read("regmix-1m-train").select(targets=[TARGET])
@@ -169,6 +298,20 @@ def main():
     print(f"greedy batch of 8 alone, goal predict: scalemix {select_seconds:.3f} s, numpy dense W {numpy_seconds:.3f} s "
           f"(same picks: {agree}), ratio {numpy_seconds / select_seconds:.1f}x")
 
+    skip = set(filter(None, args.skip.split(",")))
+    if "simulated" not in skip:
+        simulated = simulated_replay(seeds, draws)
+        print("Simulated mixing law (6 domains, 3 targets, known truth): true regret of the fitted optimum (mean loss)")
+        print(simulated.group_by("strategy", "runs", maintain_order=True).agg(
+            pl.col("regret").mean().alias("regret mean"), pl.col("regret").std().alias("regret sd")))
+    if "chinchilla" not in skip:
+        chinchilla = chinchilla_replay(seeds, draws)
+        print("Chinchilla: predict the top 10% of compute from runs chosen below it (FLOPs spent as a share of the pool)")
+        print(chinchilla.group_by("strategy", "share of pool FLOPs", maintain_order=True).agg(
+            pl.col("runs").mean(), pl.col("mre").mean().alias("mre mean"), pl.col("mre").std().alias("mre sd"),
+            pl.col("coverage90").mean().alias("coverage90 mean")))
+    if "regmix" in skip:
+        return
     rows = []
     for strategy in STRATEGIES:
         for seed in seeds:
@@ -187,13 +330,19 @@ def main():
     print(curve.group_by("runs", maintain_order=True).agg(pl.col("spearman").mean().alias("spearman mean"),
                                                          pl.col("spearman").std().alias("spearman sd"),
                                                          pl.col("regret@1").mean().alias("regret@1 mean")))
-    at_64 = summary.filter((pl.col("runs") == 64) & pl.col("strategy").is_in(["optimum", "predict-pool"]))
-    best = at_64.sort("spearman mean", descending=True).row(0, named=True)
-    needed = runs_needed(curve, best["spearman mean"])
-    factor = f"{needed / 64:.2f}" if needed is not None else f"> {max(RANDOM_SIZES) / 64:.1f} (random never reaches it)"
-    print(f"{best['strategy']} at 64 runs: spearman {best['spearman mean']:.4f}; random needs "
-          f"{'more than 512' if needed is None else f'{needed:.0f}'} runs")
-    print(f"run saving factor: {factor}")
+    factors = []
+    for strategy in STRATEGIES[1:]:
+        reached = summary.filter((pl.col("strategy") == strategy) & (pl.col("runs") == 64))["spearman mean"][0]
+        needed = runs_needed(curve, reached)
+        factors.append({"strategy": strategy, "spearman at 64": reached, "random needs": needed,
+                        "saving factor": None if needed is None else needed / 64})
+    factors = pl.DataFrame(factors, schema_overrides={"random needs": pl.Float64, "saving factor": pl.Float64})
+    print("runs random choice needs for each strategy's mean Spearman at 64 (null: more than 512)")
+    print(factors)
+    best = factors.filter(pl.col("strategy").is_in(ACTIVE)).sort("spearman at 64", descending=True).row(0, named=True)
+    shown = f"{best['saving factor']:.2f}" if best["saving factor"] is not None else f"> {max(RANDOM_SIZES) / 64:.1f}"
+    print(f"best suggest goal at 64 runs: {best['strategy']}, spearman {best['spearman at 64']:.4f}")
+    print(f"run saving factor: {shown}")
 
 
 if __name__ == "__main__":

@@ -688,7 +688,7 @@ def optimize(
 def suggest(
     fit_dir: _FitDir,
     candidates: str = typer.Option(..., "--candidates", help="The runs you could train: a .csv/.parquet/.jsonl table (params, tokens, w.DOMAIN, optional cost) or a .toml spec (params, tokens, [mixtures] design)."),
-    goal: str = typer.Option("predict", "--goal", help="predict (the loss at --at), optimum (the optimal mixture at the --at scale) or discriminate (between the laws of a stacked fit)."),
+    goal: str = typer.Option("predict", "--goal", help="predict (the loss at --at), optimum (the optimal mixture at the --at scale), information (the law as a whole) or discriminate (between the laws of a stacked fit)."),
     at: list[str] = typer.Option(None, "--at", help="predict: a point, e.g. params=1e10,tokens=2e11,w.de=0.5 (repeat); optimum: the scale, params=1e9,tokens=2e10."),
     grid: str = typer.Option(None, "--grid", help="predict: a .csv/.parquet/.jsonl file of points (e.g. the mixtures you will rank)."),
     target: list[str] = typer.Option(None, "--target", help="predict: only this target's loss (repeat; default: every target)."),
@@ -733,7 +733,7 @@ def loop(
     preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt."),
     law: str = typer.Option(..., "--law", help="The law fitted (by bootstrap) each round."),
     law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear; repeat)."),
-    goal: str = typer.Option("optimum", "--goal", help="optimum (the optimal mixture at the --at scale) or predict (the loss at --at)."),
+    goal: str = typer.Option("optimum", "--goal", help="optimum (the optimal mixture at the --at scale), predict (the loss at --at) or information (the law as a whole)."),
     at: str = typer.Option(None, "--at", help="optimum: the scale, params=1e6; predict: the point, params=1e6,w.de=0.5,w.en=0.5."),
     budget: float = typer.Option(..., "--budget", callback=_POSITIVE, help="Training FLOPs the loop's own runs may spend (the config's design is not counted)."),
     batch: int = typer.Option(4, "--batch", min=1, help="Runs per round."),

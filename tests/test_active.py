@@ -64,6 +64,21 @@ def test_variance_reduction_is_the_gaussian_posterior_variance_reduction():
     assert gain[first] < before[first] / 2  # the same run again only averages its noise
 
 
+def test_information_gain_is_the_mutual_information_of_a_gaussian_observation():
+    cov, theta, x, _ = _linear_gaussian(seed=7)
+    noise = 0.2
+    with float64():
+        e = ensemble((theta @ x.T)[:, :, None], np.zeros((theta.shape[0], 0)), np.full((6, 1), noise))
+        picked, gain = select("information", e, np.ones(6), 2)
+    variance = np.einsum("ci,ij,cj->c", x, cov, x)
+    first = int(np.argmax(variance))
+    assert picked[0] == first and gain[0] == pytest.approx(0.5 * np.log1p(variance[first] / noise), rel=1e-10)
+    adjusted = cov - np.outer(cov @ x[first], cov @ x[first]) / (variance[first] + noise)
+    after = np.einsum("ci,ij,cj->c", x, adjusted, x)
+    after[first] = -np.inf
+    assert picked[1] == int(np.argmax(after)) and gain[1] == pytest.approx(0.5 * np.log1p(after.max() / noise), rel=1e-8)
+
+
 def test_knowledge_gradient_of_two_decisions_matches_its_closed_form():
     # two decisions with risks mu_d + b_d z after one observation: E[min] = mu2 + D Phi(-D/s) - s phi(D/s)
     rng = np.random.default_rng(1)
@@ -132,6 +147,17 @@ def test_suggest_optimum_is_reproducible_and_prefers_informative_runs(mixing_dra
     assert first.uncertainty > 0 and first.picks.height == 4
     assert first.picks["gain"][0] <= first.uncertainty  # one run cannot tell more than perfect knowledge
     assert first.settings["decisions"] >= 2
+
+
+def test_uncertainty_is_what_suggest_reports_before_it_picks(mixing_draws):
+    from scalemix.active.suggest import uncertainty
+
+    pool = generate(["a", "b", "c"], {"design": "dirichlet", "n": 16, "alpha": 1.0, "seed": 2})
+    for goal, at in (("predict", {"w.a": 0.2, "w.b": 0.3, "w.c": 0.5}), ("optimum", None), ("information", None)):
+        result = suggest(mixing_draws, pool, goal=goal, at=at, batch=2)
+        assert uncertainty(mixing_draws, goal=goal, at=at, candidates=pool) == pytest.approx(result.uncertainty)
+    with pytest.raises(SuggestError, match="give candidates"):
+        uncertainty(mixing_draws, goal="information")
 
 
 def test_candidates_cost_six_n_d_or_their_own_column(tmp_path):

@@ -12,7 +12,8 @@ which does not depend on the outcome. After the runs ``O`` already chosen (anoma
 (Woodbury), so a batch costs ``O(S x candidates x chosen)`` per step and never forms a candidate x
 candidate matrix.
 
-Two gains of one more run ``c`` (:func:`variance_reduction`, :func:`knowledge_gradient`):
+Three gains of one more run ``c`` (:func:`variance_reduction`, :func:`knowledge_gradient`,
+:func:`information_gain`):
 
 - ``predict``: the expected reduction of the goal's variance, ``sum_g Sigma_gc (Sigma_cc + N_c)^-1 Sigma_cg``
   (the criterion of "maximum expected variance reduction", MacKay 1992; Cohn 1994 for active learning).
@@ -20,6 +21,11 @@ Two gains of one more run ``c`` (:func:`variance_reduction`, :func:`knowledge_gr
   "The knowledge-gradient policy for correlated normal beliefs"): the expected fall of the Bayes risk
   ``min_d mu_d``, ``KG_c = min_d mu_d - E_z[min_d (mu_d + B_dc z)]`` with ``B_c = Sigma_dc L_c^-T``,
   ``L_c L_c^T = Sigma_cc + N_c`` and ``z ~ N(0, I)`` (antithetic normal scores, so ``KG >= 0``).
+
+- ``information``: what the run tells about the law as a whole, the mutual information between its outcome
+  and the draws, ``1/2 log det(Sigma_cc + N_c) - 1/2 log det N_c``; greedy in batches it is Bayesian
+  D-optimal design, maximum entropy sampling (Shewry and Wynn 1987; MacKay 1992, "Information-based
+  objective functions for active data selection").
 
 A batch is chosen greedily, one run at a time by gain per unit cost, each pick fantasised at its predictive
 mean ("kriging believer", Ginsbourger, Le Riche and Carraro 2010): the means stay, the covariance shrinks,
@@ -118,6 +124,12 @@ def variance_reduction(cc: jax.Array, gc: jax.Array, weights: jax.Array) -> jax.
     return jnp.einsum("mqt,mtq,q->m", gc, solved, weights)
 
 
+def information_gain(cc: jax.Array, noise: jax.Array) -> jax.Array:
+    """``[M]`` mutual information (nats) between a run's outcome and the law,
+    ``1/2 log det(Sigma_cc + N_c) - 1/2 log det N_c``."""
+    return 0.5 * (jnp.linalg.slogdet(cc)[1] - jnp.log(noise).sum(axis=-1))
+
+
 def knowledge_gradient(cc: jax.Array, gc: jax.Array, mean: jax.Array, scores: jax.Array) -> jax.Array:
     """``[M]`` expected fall of ``min_d mean_d`` (decision risks ``mean`` ``[Q]``) from one more run each
     (in chunks of :data:`CHUNK` candidates, so memory stays ``CHUNK x scores x decisions``)."""
@@ -135,10 +147,14 @@ def knowledge_gradient(cc: jax.Array, gc: jax.Array, mean: jax.Array, scores: ja
 @partial(jax.jit, static_argnames=("goal",))
 def gains(goal: str, e: Ensemble, chosen: jax.Array, chosen_noise: jax.Array, weights: jax.Array,
           scores: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``[M]`` gain of each candidate for ``goal`` (``predict`` or ``optimum``) after the ``chosen`` runs, and
+    """``[M]`` gain of each candidate for ``goal`` (``predict``, ``optimum`` or ``information``) after the
+    ``chosen`` runs, and
     ``[M]`` the variance reduction of the goal's quantities (the same for ``predict``; for ``optimum``, what
     :func:`select` ranks by once no candidate's knowledge gradient is above zero)."""
     cc, gc = adjusted(e, chosen, chosen_noise)
+    if goal == "information":
+        information = information_gain(cc, e.noise)
+        return information, information
     reduction = variance_reduction(cc, gc, weights)
     if goal == "optimum":
         return knowledge_gradient(cc, gc, e.goal_mean, scores), reduction

@@ -109,7 +109,7 @@ def loop(config: dict, out, executor, *, law: str | Law = "mixing", goal: str = 
         _append(log, record)
         records.append(record)
     fitted, _, count = _fit_and_left(out, pool_runs, law, n_boot, seed)
-    now = uncertainty(fitted, goal=goal, at=at, **options)
+    now = uncertainty(fitted, goal=goal, at=at, candidates=pl.DataFrame([c.row() for c in pool_runs]), **options)
     closing = {"round": "final", "runs": count, "uncertainty": now, "spent": spent, "stopped": stopped}
     _append(log, closing)
     return [*records, closing]

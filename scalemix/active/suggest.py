@@ -10,6 +10,8 @@ candidate run over the fit's draws and returns a batch ranked by gain per unit c
   :func:`scalemix.optimize.optimize`); the decisions are the Bayes mixture and up to ``decisions - 1`` of the
   draws' own optima; gain = knowledge gradient, the expected fall of the Bayes risk, on the log of the
   objective (a relative regret: 0.01 is 1% of the loss).
+- ``information``: the law as a whole, wherever the candidates lie (no ``at``); gain = mutual information
+  between a run's outcome and the draws (nats), greedy batches being Bayesian D-optimal design.
 - ``discriminate``: between the laws of a :class:`~scalemix.Stack`; gain = expected reduction of the
   variance of which law holds (each draw's law as a 0/1 quantity), the Bayes-linear form of Box and Hill's
   (1967) discrimination criterion.
@@ -35,7 +37,7 @@ from scalemix.errors import ScalemixError, SuggestError
 from scalemix.optimize import optimize
 from scalemix.optimize.optimal import bind
 
-GOALS = ("predict", "optimum", "discriminate")
+GOALS = ("predict", "optimum", "information", "discriminate")
 DECISIONS = 32
 """Mixtures the ``optimum`` goal decides between: the Bayes mixture and draws' optima."""
 PLAUSIBLE = 0.9
@@ -54,8 +56,8 @@ class Suggestions:
         its ``params`` / ``tokens`` / ``w.<domain>``, ``cost``, ``gain`` (given the earlier picks) and
         ``gain_per_cost``.
       goal: ``predict``, ``optimum`` or ``discriminate``.
-      uncertainty: what the goal's gain reduces, now: the goal's variance (``predict``, ``discriminate``)
-        or the expected relative regret of deciding now, ``E_s[log F_s(w_E) - min_d log F_s(d)]`` (``optimum``).
+      uncertainty: what the goal's gain reduces, now: the goal's variance (``predict``, ``discriminate``),
+        the candidates' mean variance of log loss (``information``) or the expected relative regret of deciding now, ``E_s[log F_s(w_E) - min_d log F_s(d)]`` (``optimum``).
       cost_unit: ``FLOPs`` (6 N D), ``given`` (the candidates' ``cost`` column) or ``runs``.
       settings: what was asked.
     """
@@ -96,10 +98,10 @@ def suggest(predictor, candidates, *, goal: str = "predict", at: Mapping | pl.Da
     predictor, dropped = _finite_draws(predictor)
     frame, unit = _candidates.read(candidates, predictor.targets, predictor.coords.get("domain", ()))
     observed = winsorize(_observed_draws(predictor, frame))
-    quantities, uncertainty = _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints)
+    quantities, uncertainty = _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints, observed)
     cost = frame["cost"].to_numpy()
     with float64():
-        picked, gain = select("optimum" if goal == "optimum" else "predict",
+        picked, gain = select(goal if goal in ("optimum", "information") else "predict",
                               ensemble(observed, quantities, _noise(predictor, frame.height)),
                               cost, batch, np.inf if budget is None else budget, seed=seed)
     picks = frame.with_row_index("candidate")[picked.tolist()].with_columns(
@@ -113,19 +115,31 @@ def suggest(predictor, candidates, *, goal: str = "predict", at: Mapping | pl.Da
     return Suggestions(picks=picks, goal=goal, uncertainty=uncertainty, cost_unit=unit, settings=settings)
 
 
-def uncertainty(predictor, *, goal: str = "predict", at: Mapping | pl.DataFrame | None = None,
+def uncertainty(predictor, *, goal: str = "predict", at: Mapping | pl.DataFrame | None = None, candidates=None,
                 targets: Sequence[str] | None = None, decisions: int = DECISIONS, objective: str = "mean",
                 target_weights: Mapping[str, float] | None = None, **constraints) -> float:
-    """What :func:`suggest`'s gains reduce, now (:attr:`Suggestions.uncertainty`), without candidates."""
+    """What :func:`suggest`'s gains reduce, now (:attr:`Suggestions.uncertainty`); the ``information`` goal
+    reads it over the ``candidates``."""
     _check(predictor, goal, BATCH, None, decisions)
-    return _goal_draws(_finite_draws(predictor)[0], goal, at, targets, decisions, objective, target_weights, constraints)[1]
+    predictor = _finite_draws(predictor)[0]
+    observed = None
+    if goal == "information":
+        if candidates is None:
+            raise SuggestError("goal 'information' measures the law's spread over candidate runs; give candidates")
+        frame, _ = _candidates.read(candidates, predictor.targets, predictor.coords.get("domain", ()))
+        observed = winsorize(_observed_draws(predictor, frame))
+    return _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints, observed)[1]
 
 
-def _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints) -> tuple[np.ndarray, float]:
-    """``[S, Q]`` draws of the goal's quantities and its uncertainty now."""
+def _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints,
+                observed) -> tuple[np.ndarray, float]:
+    """``[S, Q]`` draws of the goal's quantities and its uncertainty now (``information``: none, and the mean
+    over the candidates (``observed``, ``[S, M, T]``) of their log loss's variance summed over targets)."""
     if goal == "predict":
         quantities = winsorize(_prediction_draws(predictor, at, targets))
         return quantities, float(quantities.var(axis=0, ddof=1).sum())
+    if goal == "information":
+        return np.zeros((observed.shape[0], 0)), float(observed.var(axis=0, ddof=1).sum(axis=-1).mean())
     if goal == "optimum":
         with np.errstate(divide="ignore", invalid="ignore"):
             risks = np.log(_decision_draws(predictor, at, decisions, objective, target_weights, constraints))
