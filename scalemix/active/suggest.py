@@ -57,7 +57,8 @@ class Suggestions:
         ``gain_per_cost``.
       goal: ``predict``, ``optimum`` or ``discriminate``.
       uncertainty: what the goal's gain reduces, now: the goal's variance (``predict``, ``discriminate``),
-        the candidates' mean variance of log loss (``information``) or the expected relative regret of deciding now, ``E_s[log F_s(w_E) - min_d log F_s(d)]`` (``optimum``).
+        the candidates' mean variance of log loss (``information``) or the expected relative regret of
+        deciding now, ``E_s[log F_s(w_E) - min_d log F_s(d)]`` (``optimum``).
       cost_unit: ``FLOPs`` (6 N D), ``given`` (the candidates' ``cost`` column) or ``runs``.
       settings: what was asked.
     """
@@ -98,7 +99,8 @@ def suggest(predictor, candidates, *, goal: str = "predict", at: Mapping | pl.Da
     predictor, dropped = _finite_draws(predictor)
     frame, unit = _candidates.read(candidates, predictor.targets, predictor.coords.get("domain", ()))
     observed = winsorize(_observed_draws(predictor, frame))
-    quantities, uncertainty = _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights, constraints, observed)
+    quantities, uncertainty = _goal_draws(predictor, goal, at, targets, decisions, objective, target_weights,
+                                          constraints, observed)
     cost = frame["cost"].to_numpy()
     with float64():
         picked, gain = select(goal if goal in ("optimum", "information") else "predict",
