@@ -548,9 +548,10 @@ def report(
     runs_source: str = typer.Option(None, "--runs", help="The runs the fit was made on (default: the source it recorded)."),
     at: list[str] = typer.Option(None, "--at", help="A scale to predict at, e.g. params=1e10,tokens=2e11 (repeat for several; default 10x the largest run; weights left out weigh 0, as in predict)."),
     optimize: bool = typer.Option(True, "--optimize/--no-optimize", help="Optimal mixture at the first --at scale (laws that depend on the mixture)."),
+    rounds: str = typer.Option(None, "--rounds", help="The round log of `scalemix loop` (RUNS.rounds.jsonl): the goal's uncertainty round by round."),
 ) -> None:
     """Write a self-contained HTML report on a fit (data, curves with bands, parameters, diagnostics,
-    predictions, optimal mixture, provenance) and its JSON summary."""
+    predictions, optimal mixture, a closed loop's rounds, provenance) and its JSON summary."""
     from scalemix.fitresult import Fit
     from scalemix.report import build_report, default_at, optimal_mixture, runs_for
 
@@ -559,8 +560,8 @@ def report(
     points = _points(at) if at else [default_at(table)]
     optimum = optimal_mixture(result, table, points[0]) if optimize else None
     command = " ".join(["scalemix report", fit_dir, "--out", out, *(["--runs", runs_source] if runs_source else []),
-                        *(f"--at {point}" for point in at or [])])
-    path = build_report(result, out, runs=table, at=points, optimum=optimum, command=command)
+                        *(f"--at {point}" for point in at or []), *(["--rounds", rounds] if rounds else [])])
+    path = build_report(result, out, runs=table, at=points, optimum=optimum, command=command, rounds=rounds)
     typer.echo(f"wrote {path} and {path.with_suffix('.json')}")
 
 

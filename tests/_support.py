@@ -69,7 +69,8 @@ def multilingual_runs(targets=("de", "fr"), noise=0.002, seed=0) -> runs.RunTabl
 
 # -- reading a written report (report/) ------------------------------------------------------------------
 
-SECTIONS = ("data", "fit", "parameters", "diagnostics", "predictions", "extrapolation", "optimum", "front", "provenance")
+SECTIONS = ("data", "fit", "parameters", "diagnostics", "predictions", "extrapolation", "optimum", "front", "loop",
+            "provenance")
 
 
 class _Tables(HTMLParser):

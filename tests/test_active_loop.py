@@ -68,3 +68,31 @@ def test_a_loop_run_again_continues_from_its_table_and_log(two_rounds, capsys):
     assert [r["round"] for r in records] == [1, 2, 3, "final"]
     assert pl.read_parquet(two_rounds / "runs.parquet")["run_id"].n_unique() == 12
     assert records[2]["spent_before"] == pytest.approx(records[0]["cost"] + records[1]["cost"])
+
+
+def test_the_report_shows_the_rounds_of_the_loop(two_rounds, tmp_path):
+    from scalemix import laws, runs
+    from scalemix.fit import fit
+    from scalemix.report import build_report
+
+    table = pl.read_parquet(two_rounds / "runs.parquet")
+    fitted = fit(table, laws.get("multilingual", f="linear"), method="bootstrap", n_boot=8, extrapolation=False)
+    out = build_report(fitted, tmp_path / "report.html", runs=runs.read(table), rounds=two_rounds / "runs.rounds.jsonl")
+    summary = json.loads(out.with_suffix(".json").read_text())["loop"]
+    logged = [json.loads(line) for line in (two_rounds / "runs.rounds.jsonl").read_text().splitlines()]
+    rounds = [r for r in logged if isinstance(r["round"], int)]
+    assert summary["status"] == "computed" and [r["round"] for r in summary["rows"]][:len(rounds)] == [r["round"] for r in rounds]
+    assert [r["uncertainty"] for r in summary["rows"]][:len(rounds)] == [r["uncertainty"] for r in rounds]
+    assert len(summary["picks"]) == sum(len(r["picks"]) for r in rounds)
+    html = out.read_text()
+    assert 'id="loop-rounds"' in html and "goal uncertainty by round" in html
+
+
+def test_a_broken_round_log_is_named_with_its_line(tmp_path):
+    from scalemix.active.rounds import read_log
+    from scalemix.errors import SuggestError
+
+    log = tmp_path / "runs.rounds.jsonl"
+    log.write_text('{"round": 1}\n{"round": 2\n')
+    with pytest.raises(SuggestError, match="line 2: not JSON"):
+        read_log(log)

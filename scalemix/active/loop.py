@@ -18,7 +18,6 @@ The budget counts the loop's suggestions only, not the sweep's own design.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -27,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from scalemix import runs
+from scalemix.active.rounds import append, read_log
 from scalemix.active.suggest import suggest, uncertainty
 from scalemix.errors import SuggestError
 from scalemix.fit import fit
@@ -106,12 +106,12 @@ def loop(config: dict, out, executor, *, law: str | Law = "mixing", goal: str = 
             f"{spent + record['cost']:.3g} of {budget:.3g} FLOPs")
         run_sweep({**config, "cohort": [c.config() for c in picks]}, out, executor, progress=progress, say=lambda _: None)
         spent += record["cost"]
-        _append(log, record)
+        append(log, record)
         records.append(record)
     fitted, _, count = _fit_and_left(out, pool_runs, law, n_boot, seed)
     now = uncertainty(fitted, goal=goal, at=at, candidates=pl.DataFrame([c.row() for c in pool_runs]), **options)
     closing = {"round": "final", "runs": count, "uncertainty": now, "spent": spent, "stopped": stopped}
-    _append(log, closing)
+    append(log, closing)
     return [*records, closing]
 
 
@@ -137,11 +137,5 @@ def _previous(log: Path) -> tuple[list[dict], float]:
     """Round records of an earlier, stopped loop on the same table, and the FLOPs they spent."""
     if not log.exists():
         return [], 0.0
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    rounds = [r for r in records if isinstance(r.get("round"), int)]
+    rounds = [r for r in read_log(log) if isinstance(r.get("round"), int)]
     return rounds, float(sum(r["cost"] for r in rounds))
-
-
-def _append(log: Path, record: dict) -> None:
-    with log.open("a") as handle:
-        handle.write(json.dumps(record, default=float) + "\n")

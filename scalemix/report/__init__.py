@@ -5,7 +5,8 @@
 
 Sections: data, fitted curves with 50% / 90% bands and residuals per target, the effective-parameter
 fraction (multilingual laws), parameters with R-hat / ESS, diagnostics with plain-language warnings,
-predictions, the optimal mixture and the trade-off front between two targets, provenance. Figures are embedded PNGs: nothing is fetched at view time.
+predictions, the optimal mixture and the trade-off front between two targets, the rounds of a closed loop,
+provenance. Figures are embedded PNGs: nothing is fetched at view time.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jinja2
 import numpy as np
 
 from scalemix import intervals
+from scalemix.active.rounds import read_log
 from scalemix.optimize import optimize
 from scalemix.report import curves, figures
 from scalemix.report.source import runs_for
@@ -57,17 +59,20 @@ def build_report(
     at: Sequence[Mapping[str, float]] | None = None,
     optimum=None,
     command: str | None = None,
+    rounds=None,
 ) -> Path:
     """Write the HTML report on ``fit`` to ``out`` and its JSON summary to ``out`` with suffix ``.json``.
 
     ``runs``: the runs the fit was made on (default: re-read the source its provenance names; the
     fingerprint must match). ``at``: scales to predict at (dicts of ``params``, ``tokens``,
     ``w.<domain>``; default: 10x the largest run). ``optimum``: a :class:`scalemix.optimize.Optimum` to
-    show. ``command``: the command line that made the report, for provenance. Returns the HTML path.
+    show. ``command``: the command line that made the report, for provenance. ``rounds``: the round log of a
+    closed loop (``<out>.rounds.jsonl``, or its records) whose runs these are. Returns the HTML path.
     """
     table = runs_for(fit, runs)
     at = [default_at(table)] if at is None else list(at)
-    summary = summarize(fit, table, at=at, optimum=optimum, command=command)
+    records = read_log(rounds) if isinstance(rounds, (str, Path)) else rounds
+    summary = summarize(fit, table, at=at, optimum=optimum, command=command, rounds=records)
     html = render(summary, _figures(fit, table, summary))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +163,7 @@ def _figures(fit, table, summary: dict) -> dict:
         "per_weighting": figures.per_weighting(fit) if "weighting" in fit.coords else None,
         "front": figures.front(front["rows"], front["targets"], table.loss_unit) if "rows" in front else None,
         "extrapolation": figures.extrapolation(summary["extrapolation"]) if summary["extrapolation"]["status"] == "learned" else None,
+        "loop": figures.loop_rounds(summary["loop"]["rows"]) if summary["loop"]["status"] == "computed" else None,
         "rank": _rank(fit) if fit.inference_data is not None and "posterior" in fit.inference_data.groups() else None,
     }
 

@@ -58,6 +58,20 @@ def extrapolation(term: dict) -> str:
     return _encode(fig)
 
 
+def loop_rounds(rows: list[dict]) -> str:
+    """The goal's uncertainty against the FLOPs a closed loop had spent when it was measured (log scale), one
+    point per round, labelled with the runs fitted."""
+    fig, axes = _grid(1, height=2.4)
+    ax = axes[0]
+    spent = [row["spent"] - row["cost"] for row in rows]
+    values = [row["uncertainty"] for row in rows]
+    ax.plot(spent, values, marker="o", color="C0", lw=1.4)
+    for x, y, row in zip(spent, values, rows):
+        ax.annotate(f"{row['runs']} runs", (x, y), textcoords="offset points", xytext=(3, 4), fontsize=6)
+    ax.set(yscale="log", xlabel="FLOPs spent by the loop", ylabel="goal uncertainty")
+    return _encode(fig)
+
+
 def residuals(frame, targets: list[str]) -> str:
     """Residuals log(observed) - median predicted log loss against model size, one panel per target."""
     fig, axes = _grid(len(targets), height=2.0)

@@ -36,12 +36,13 @@ def default_at(table) -> dict[str, float]:
     return {"params": 10 * largest["params"], "tokens": 10 * largest["tokens"]}
 
 
-def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=None, command: str | None = None) -> dict:
+def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=None, command: str | None = None,
+              rounds: Sequence[Mapping] | None = None) -> dict:
     """Every number the report shows: data, fit, parameters, diagnostics and warnings, predictions at
     the scales ``at`` (dicts of ``params``, ``tokens``, ``w.<domain>``; at the mixture
     :func:`mixture_at`), the effective-parameter fraction (multilingual law), the optimal mixture (a
-    :class:`scalemix.optimize.Optimum` or ``None``), the trade-off front between the first two targets
-    and provenance."""
+    :class:`scalemix.optimize.Optimum` or ``None``), the trade-off front between the first two targets,
+    the rounds of a closed loop (``rounds``: the records of its round log) and provenance."""
     predictions = _predictions(fit, table, at)
     diagnostics = _diagnostics(fit)
     diagnostics["warnings"] += checks.extrapolation_warnings(predictions, fit.discrepancy)
@@ -57,6 +58,7 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
         "effective_fraction": _effective_fraction(fit),
         "optimum": _optimum(fit, table, optimum),
         "front": _front(fit, table, at),
+        "loop": _loop(rounds),
         "provenance": {**_json(fit.provenance), "command": command, "scalemix": __version__},
     }
 
@@ -257,6 +259,24 @@ def _optimum(fit, table, optimum) -> dict:
     found = _json(optimum.to_dict())
     at = scale_of(fit, table, {c: found["settings"][c] for c in ("params", "tokens")})
     return {"status": "computed", "at": at, **found}
+
+
+def _loop(rounds: Sequence[Mapping] | None) -> dict:
+    """The closed loop's rounds: per round the runs fitted, the goal's uncertainty, the picks and their FLOPs,
+    and the uncertainty after the last batch."""
+    if not rounds:
+        return {"status": "none", "reason": "no round log was given (scalemix report --rounds RUNS.rounds.jsonl)"}
+    steps = [r for r in rounds if isinstance(r.get("round"), int)]
+    final = [r for r in rounds if r.get("round") == "final"]
+    rows = [{"round": r["round"], "runs": r["runs"], "uncertainty": r["uncertainty"], "picks": len(r["picks"]),
+             "cost": r["cost"], "spent": r["spent_before"] + r["cost"]} for r in steps]
+    if final:
+        last = final[-1]
+        rows.append({"round": "after the last batch", "runs": last["runs"], "uncertainty": last["uncertainty"],
+                     "picks": 0, "cost": 0.0, "spent": last["spent"]})
+    return {"status": "computed", "goal": steps[0]["goal"] if steps else None, "rows": _json(rows),
+            "stopped": final[-1].get("stopped") if final else None,
+            "picks": _json([{"round": r["round"], **p} for r in steps for p in r["picks"]])}
 
 
 def _number(value):
