@@ -21,11 +21,11 @@ to reach the mean Spearman the best ``suggest`` goal reaches at 64 runs, divided
 """
 
 import argparse
-import time
 
 import numpy as np
 import polars as pl
 
+from bench_domains import timed
 from scalemix import runs
 from scalemix.active import generate, suggest
 from scalemix._x64 import float64
@@ -74,15 +74,6 @@ def timing(train, draws):
         ours, select_seconds = timed(lambda: select("predict", e, np.ones(candidates.height), 8)[0])
     reference, numpy_seconds = timed(lambda: reference_select(e, 8), repeat=1)
     return pl.DataFrame(rows), select_seconds, numpy_seconds, bool((reference == ours).all())
-
-
-def timed(fun, repeat=2):
-    """``fun()``'s last result and the seconds of its last call (the first ones compile)."""
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fun()
-        seconds = time.perf_counter() - started
-    return result, seconds
 
 
 def replay(train, test, strategy, seed, last, draws):

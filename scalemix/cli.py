@@ -753,12 +753,9 @@ def loop(
 ) -> None:
     """The closed proxy loop: train the sweep's design, then fit -> suggest -> train the suggestions, round by
     round, until the budget is spent or the goal's uncertainty falls to --threshold."""
-    import os
-
     from scalemix import laws
     from scalemix.active.loop import loop as run_loop
-    from scalemix.proxy import executors
-    from scalemix.proxy.sweep import load_config
+    from scalemix.proxy.sweep import executor_for, load_config
 
     if (config is None) == (preset is None):
         raise SuggestError("give exactly one of CONFIG.toml or --preset NAME")
@@ -766,9 +763,10 @@ def loop(
     settings = load_config(config, preset)
     point = _key_values(at, "--at", "params=1e6") if at else None
     say = (lambda _: None) if as_json else (lambda line: typer.echo(line, err=True))
-    records = run_loop(settings, out, executors.make(executor, workers or len(os.sched_getaffinity(0)), address), law=chosen,
+    records = run_loop(settings, out, executor_for(settings, executor, workers, address), law=chosen,
                        goal=goal, at=point, budget=budget, batch=batch, rounds=rounds, pool=pool, alpha=alpha, n_boot=n_boot,
                        threshold=threshold, seed=seed, progress=progress and not as_json, say=say)
+    _warn(dict.fromkeys(w for r in records for w in r.get("warnings", [])))
     if as_json:
         _print_json(records)
         return

@@ -42,7 +42,7 @@ def _gains(goal, e, chosen=None, chosen_noise=None, scores=None):
     chosen_noise = np.ones(chosen.shape[1]) if chosen_noise is None else chosen_noise
     scores = normal_scores(e.candidates.shape[2]) if scores is None else scores
     with float64():
-        return [np.asarray(v) for v in gains(goal, e, chosen, chosen_noise, np.ones(e.goal.shape[1]), scores)]
+        return [np.asarray(v) for v in gains(goal, e, chosen, chosen_noise, scores)]
 
 
 def test_variance_reduction_is_the_gaussian_posterior_variance_reduction():

@@ -55,6 +55,7 @@ def test_two_rounds_train_the_suggestions_and_the_spread_shrinks(two_rounds, cap
     picked = [p["run_id"] for r in records[:2] for p in r["picks"]]
     assert len(set(picked)) == 4 and set(picked) <= set(table["run_id"].to_list())
     assert [r["runs"] for r in records] == [6, 8, 10]
+    assert all(isinstance(r["warnings"], list) for r in records)  # each round fit's convergence warnings
     assert all(p["gain"] > 0 and p["cost"] > 0 for r in records[:2] for p in r["picks"])
     assert records[1]["spent_before"] == pytest.approx(records[0]["cost"])
     # the predicted loss at the goal point is pinned down by the runs the loop chose

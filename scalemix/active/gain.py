@@ -21,7 +21,6 @@ Three gains of one more run ``c`` (:func:`variance_reduction`, :func:`knowledge_
   "The knowledge-gradient policy for correlated normal beliefs"): the expected fall of the Bayes risk
   ``min_d mu_d``, ``KG_c = min_d mu_d - E_z[min_d (mu_d + B_dc z)]`` with ``B_c = Sigma_dc L_c^-T``,
   ``L_c L_c^T = Sigma_cc + N_c`` and ``z ~ N(0, I)`` (antithetic normal scores, so ``KG >= 0``).
-
 - ``information``: what the run tells about the law as a whole, the mutual information between its outcome
   and the draws, ``1/2 log det(Sigma_cc + N_c) - 1/2 log det N_c``; greedy in batches it is Bayesian
   D-optimal design, maximum entropy sampling (Shewry and Wynn 1987; MacKay 1992, "Information-based
@@ -118,10 +117,10 @@ def adjusted(e: Ensemble, chosen: jax.Array, chosen_noise: jax.Array) -> tuple[j
     return cc + noise, gc
 
 
-def variance_reduction(cc: jax.Array, gc: jax.Array, weights: jax.Array) -> jax.Array:
-    """``[M]`` expected reduction of the weighted goal variance, ``sum_g w_g Sigma_gc (Sigma_cc + N_c)^-1 Sigma_cg``."""
+def variance_reduction(cc: jax.Array, gc: jax.Array) -> jax.Array:
+    """``[M]`` expected reduction of the goal's total variance, ``sum_g Sigma_gc (Sigma_cc + N_c)^-1 Sigma_cg``."""
     solved = jnp.linalg.solve(cc, jnp.swapaxes(gc, 1, 2))  # [M, T, Q]
-    return jnp.einsum("mqt,mtq,q->m", gc, solved, weights)
+    return jnp.einsum("mqt,mtq->m", gc, solved)
 
 
 def information_gain(cc: jax.Array, noise: jax.Array) -> jax.Array:
@@ -145,24 +144,23 @@ def knowledge_gradient(cc: jax.Array, gc: jax.Array, mean: jax.Array, scores: ja
 
 
 @partial(jax.jit, static_argnames=("goal",))
-def gains(goal: str, e: Ensemble, chosen: jax.Array, chosen_noise: jax.Array, weights: jax.Array,
+def gains(goal: str, e: Ensemble, chosen: jax.Array, chosen_noise: jax.Array,
           scores: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``[M]`` gain of each candidate for ``goal`` (``predict``, ``optimum`` or ``information``) after the
-    ``chosen`` runs, and
-    ``[M]`` the variance reduction of the goal's quantities (the same for ``predict``; for ``optimum``, what
-    :func:`select` ranks by once no candidate's knowledge gradient is above zero)."""
+    """Two ``[M]`` arrays after the ``chosen`` runs: each candidate's gain for ``goal`` (``predict``,
+    ``optimum`` or ``information``), and the fallback :func:`select` ranks by once no candidate's gain is above
+    zero (for ``optimum`` the decisions' variance reduction; for the others the gain itself)."""
     cc, gc = adjusted(e, chosen, chosen_noise)
     if goal == "information":
         information = information_gain(cc, e.noise)
         return information, information
-    reduction = variance_reduction(cc, gc, weights)
+    reduction = variance_reduction(cc, gc)
     if goal == "optimum":
         return knowledge_gradient(cc, gc, e.goal_mean, scores), reduction
     return reduction, reduction
 
 
 def select(goal: str, e: Ensemble, cost: np.ndarray, count: int, budget: float = np.inf, *,
-           weights: np.ndarray | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Greedy batch: up to ``count`` candidates, each the best remaining gain per unit ``cost`` that still fits
     the ``budget``, after the earlier picks (kriging believer). Where no candidate's knowledge gradient is
     above zero (no run is expected to change the decision; the expectation is over :data:`SCORES` pairs), the
@@ -170,13 +168,12 @@ def select(goal: str, e: Ensemble, cost: np.ndarray, count: int, budget: float =
     and each pick's gain when it was picked; fewer than ``count`` when the budget runs out or no candidate
     tells anything."""
     samples, candidates, reported = e.candidates.shape
-    weights = jnp.ones(e.goal.shape[1]) if weights is None else jnp.asarray(weights)
     scores = jnp.asarray(normal_scores(reported, seed))
     chosen = np.zeros((samples, count * reported))
     chosen_noise = np.ones(count * reported)
     picked, picked_gain, spent = [], [], 0.0
     for step in range(count):
-        gain, reduction = (np.asarray(v) for v in gains(goal, e, jnp.asarray(chosen), jnp.asarray(chosen_noise), weights, scores))
+        gain, reduction = (np.asarray(v) for v in gains(goal, e, jnp.asarray(chosen), jnp.asarray(chosen_noise), scores))
         usable = cost <= budget - spent
         usable[picked] = False
         key = gain if (gain[usable] > 0).any() else reduction

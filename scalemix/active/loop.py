@@ -9,7 +9,8 @@
    (:func:`scalemix.proxy.model.flops_per_token` x tokens) as its cost;
 3. each round: fits ``law`` by bootstrap to every run in ``out``, asks :func:`~scalemix.active.suggest` for
    ``batch`` runs within the budget left, trains them with the sweep machinery into ``out`` and appends the
-   round to the round log (JSON lines): the fit, the goal's uncertainty, the picks, their gain and cost;
+   round to the round log (JSON lines): the fit and its warnings (resamples that did not converge, ...), the
+   goal's uncertainty, the picks, their gain and cost;
 4. stops when the budget is spent, no candidate is left or affordable, the goal's uncertainty falls to
    ``threshold``, or after ``rounds`` rounds; a last record holds the uncertainty after the last batch.
 
@@ -110,7 +111,8 @@ def loop(config: dict, out, executor, *, law: str | Law = "mixing", goal: str = 
         records.append(record)
     fitted, _, count = _fit_and_left(out, pool_runs, law, n_boot, seed)
     now = uncertainty(fitted, goal=goal, at=at, candidates=pl.DataFrame([c.row() for c in pool_runs]), **options)
-    closing = {"round": "final", "runs": count, "uncertainty": now, "spent": spent, "stopped": stopped}
+    closing = {"round": "final", "runs": count, "uncertainty": now, "spent": spent, "stopped": stopped,
+               "warnings": fitted.diagnostics.get("warnings", [])}
     append(log, closing)
     return [*records, closing]
 
@@ -127,7 +129,7 @@ def _record(number: int, count: int, fitted, result, picks: list[Candidate], spe
     rows = result.picks.drop("candidate").to_dicts()
     return {
         "round": number, "runs": count, "law": fitted.law.name, "draws": fitted.n_draws,
-        "goal": result.goal, "uncertainty": result.uncertainty,
+        "warnings": fitted.diagnostics.get("warnings", []), "goal": result.goal, "uncertainty": result.uncertainty,
         "picks": [{"run_id": c.run.run_id, "d_model": c.run.model.d_model, **row} for c, row in zip(picks, rows)],
         "cost": float(result.picks["cost"].sum()), "spent_before": spent,
     }

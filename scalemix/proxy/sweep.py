@@ -43,6 +43,7 @@ import polars as pl
 from scalemix.errors import ScalemixError
 from scalemix.runs import read_file
 from scalemix.proxy import corpus as corpus_mod
+from scalemix.proxy import executors
 from scalemix.proxy import mixtures
 from scalemix.proxy.model import GPTConfig, count_params, flops_per_token
 from scalemix.proxy import tasks
@@ -354,11 +355,9 @@ def sweep_command(config=None, preset=None, out="runs.parquet", executor="local"
     with ``log_to="mlflow:EXPERIMENT"`` log each run to MLflow at ``tracking_uri`` (else
     ``MLFLOW_TRACKING_URI``) and resume from what the experiment holds.
 
-    ``workers`` defaults to one process per available core (at most 2 jobs' worth of small models per
-    core is no faster) for local CPU sweeps; a config with ``group_size > 1`` (vmapped runs, for an
-    accelerator) runs in this process.
+    ``workers``: see :func:`executor_for` (at most 2 jobs' worth of small models per core is no faster).
     """
-    from scalemix.proxy import executors, tracking
+    from scalemix.proxy import tracking
 
     if (config is None) == (preset is None):
         raise ScalemixError("give exactly one of CONFIG.toml or --preset NAME (presets: " + ", ".join(preset_names()) + ")")
@@ -366,6 +365,13 @@ def sweep_command(config=None, preset=None, out="runs.parquet", executor="local"
         raise ScalemixError(f"--tracking-uri {tracking_uri} is where --log-to mlflow:EXPERIMENT logs; add --log-to or drop --tracking-uri")
     cfg = load_config(config, preset)
     log = tracking.MlflowLog(log_to, tracking_uri, cfg.get("name", "")) if log_to is not None else None
+    return run_sweep(cfg, out, executor_for(cfg, executor, workers, address), progress=progress, log=log)
+
+
+def executor_for(config: dict, kind: str = "local", workers: int | None = None, address: str | None = None):
+    """The executor a sweep of ``config`` runs on: ``kind`` ``local`` or ``ray``; ``workers`` defaults to one
+    process per available core for local CPU sweeps, and to this process for a config with ``group_size > 1``
+    (vmapped runs, for an accelerator)."""
     if workers is None:
-        workers = 1 if int(cfg.get("group_size", 1)) > 1 else len(os.sched_getaffinity(0))
-    return run_sweep(cfg, out, executors.make(executor, workers, address), progress=progress, log=log)
+        workers = 1 if int(config.get("group_size", 1)) > 1 else len(os.sched_getaffinity(0))
+    return executors.make(kind, workers, address)
