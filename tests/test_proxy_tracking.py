@@ -113,7 +113,8 @@ def test_a_logged_run_holds_the_configuration_metrics_curve_and_tags(store):
     assert set(run.data.params) == {
         "params", "tokens", "seed", "cohort", "mode", "d_model", "n_layers", "seq_len", "steps", "batch_size", "lr",
         "schedule", "embedding_params", "group_size", "device", "scalemix_version", "data_fingerprint",
-        "corpus_fingerprint", "mix.de", "mix.en", "mix.fr",
+        "corpus_fingerprint", "mix.de", "mix.en", "mix.fr", "vocab_size",
+        "unique.de", "unique.en", "unique.fr", "epochs.de", "epochs.en", "epochs.fr",
     }
     assert float(run.data.params["mix.de"]) == rows["w.de"][0] and run.data.params["seed"] == "0"
     assert set(run.data.metrics) == {

@@ -19,6 +19,14 @@ task (mode + domains), model sizes, seeds and a mixture design::
     seeds = [0]
     mixture = { design = "grid", p = [0.0, 0.5, 1.0] }
 
+In mode ``lm`` a domain ``"<lang>_clone"`` is a cloned language (``lang``'s text in bytes of its own,
+:mod:`scalemix.proxy.tokens`), and a cohort's ``unique = { de = 200000 }`` caps a domain's unique
+training tokens so the budget repeats them (:func:`scalemix.proxy.tasks.cap_unique`). Every row records
+``unique.<domain>`` (the unique training tokens the domain offered, capped or not) and ``epochs.<domain>``
+(``w.<domain> * tokens / unique.<domain>``, the expected passes over them). A catalogs corpus reads the
+languages the cohorts need, or those ``[corpus] langs`` lists (so that every cohort's English, the
+msgids translated into any of them, is the same text).
+
 Each run is keyed by a content hash of (model config, data fingerprint, mixture, seed, training
 config); a sweep writing to an existing table skips the runs it already holds, so a killed sweep
 resumes. Rows follow the run-table format: one per (run, target) with ``w.<domain>`` weights. A sweep
@@ -27,6 +35,7 @@ may also log each run to MLflow and resume from what the experiment holds (:mod:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -51,7 +60,8 @@ from scalemix.proxy.tasks import TaskSpec
 from scalemix.proxy.train import TrainConfig
 
 _TOP_KEYS = {"name", "description", "corpus", "model", "train", "cohort", "group_size"}
-_COHORT_KEYS = {"name", "mode", "domains", "d_model", "n_layers", "seeds", "mixture", "steps", "heldout_frac", "disjoint_sources"}
+_COHORT_KEYS = {"name", "mode", "domains", "d_model", "n_layers", "seeds", "mixture", "steps", "heldout_frac", "disjoint_sources",
+                "unique"}
 _MODEL_KEYS = {"n_layers", "seq_len", "d_head"}
 _TRAIN_KEYS = set(TrainConfig.__dataclass_fields__)
 
@@ -152,12 +162,36 @@ def _validate(config: dict, where: str):
         _check_list(c["domains"], str, "domains", at)
         _check_list(c["d_model"], int, "d_model", at)
         _check_list(c.get("seeds", [0]), int, "seeds", at)
+        _check_unique(c.get("unique", {}), c["domains"], at)
+
+
+def _check_unique(unique, domains: list, where: str):
+    """``unique`` must map domains of the cohort to positive whole numbers of tokens."""
+    if not isinstance(unique, dict):
+        raise ScalemixError(f"{where}: unique = {unique!r} must be a table of domain = tokens, e.g. unique = {{ de = 200000 }}")
+    for domain, cap in unique.items():
+        if domain not in domains:
+            raise ScalemixError(f"{where}: unique names {domain!r}, which is not one of the cohort's domains {domains}")
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise ScalemixError(f"{where}: unique.{domain} = {cap!r} must be a positive whole number of tokens, e.g. 200000")
 
 
 def _resolve_corpus(config: dict, langs: list[str], say) -> dict:
+    """The corpus spec of a cohort reading ``langs``: for catalogs, those languages or ``[corpus] langs``
+    when the config lists them (which must include ``langs``)."""
     spec = dict(config.get("corpus", {"source": "synthetic"}))
     fallback = spec.pop("fallback", None)
     if spec.get("source") == "catalogs":
+        listed = spec.get("langs")
+        if listed is not None:
+            if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+                raise ScalemixError(f"{config['_where']} [corpus]: langs = {listed!r} must be a list of language codes")
+            missing = sorted(set(langs) - set(listed) - {"en"})
+            if missing:
+                raise ScalemixError(
+                    f"{config['_where']} [corpus]: langs = {listed} lacks {missing}, which a cohort trains on; add them"
+                )
+            langs = sorted(set(listed) | set(langs))
         needed = sorted(set(langs) - {"en"})
         if not corpus_mod.catalogs_available(needed, spec.get("root", corpus_mod.CATALOG_ROOT)):
             if fallback != "synthetic":
@@ -191,15 +225,26 @@ def plan(config: dict, say=print) -> list[Job]:
     """
     model_defaults = {"n_layers": 2, "seq_len": 128, "d_head": 16} | config.get("model", {})
     group = int(config.get("group_size", 1))
-    jobs = []
+    jobs, opened, loaded = [], {}, {}  # corpora by spec, uncapped task arrays by file: cohorts share them
     for c in config["cohort"]:
-        task = TaskSpec(
-            c.get("mode", "translation"), tuple(c["domains"]), model_defaults["seq_len"],
-            c.get("heldout_frac", 0.05), c.get("disjoint_sources", True),
-        )
-        corpus_spec = _resolve_corpus(config, task.langs, say)
-        data_path = tasks.prepare(task, corpus_spec)
-        data = tasks.load(data_path, task)
+        try:
+            task = TaskSpec(
+                c.get("mode", "translation"), tuple(c["domains"]), model_defaults["seq_len"],
+                c.get("heldout_frac", 0.05), c.get("disjoint_sources", True), tuple(sorted(c.get("unique", {}).items())),
+            )
+        except ScalemixError as e:
+            raise ScalemixError(f"{config.get('_where', 'sweep config')} cohort {c.get('name', 'cohort')!r}: {e}") from None
+        corpus_spec = _resolve_corpus(config, task.sources, say)
+        try:
+            source = json.dumps(corpus_spec, sort_keys=True)
+            if source not in opened:
+                opened[source] = tasks.open_corpus(corpus_spec)
+            data_path = tasks.prepare(task, corpus_spec, opened[source])
+            if data_path not in loaded:
+                loaded[data_path] = tasks.load(data_path, replace(task, unique=()))
+            data = tasks.cap_unique(replace(loaded[data_path], spec=task), task.unique)
+        except ScalemixError as e:
+            raise ScalemixError(f"{config.get('_where', 'sweep config')} cohort {c.get('name', 'cohort')!r}: {e}") from None
         train = TrainConfig(**(config.get("train", {}) | ({"steps": c["steps"]} if "steps" in c else {})))
         weights = mixtures.design(task.domains, c["mixture"])
         for d in sorted(c["d_model"]):
@@ -226,6 +271,13 @@ class Trained:
     curves: dict[str, tuple[tuple[int, float], ...]]
 
 
+@functools.lru_cache(maxsize=2)
+def _load(path: str, task: TaskSpec) -> tasks.TaskData:
+    """:func:`tasks.load`, kept for the next job of a worker: jobs come in plan order, so consecutive jobs
+    mostly share a task, and reading a multilingual task's arrays (~150 MB) takes seconds."""
+    return tasks.load(path, task)
+
+
 def execute(job: Job) -> Trained:
     """Train one job's runs together and return their rows and curves (runs in a worker process)."""
     import jax
@@ -235,7 +287,7 @@ def execute(job: Job) -> Trained:
 
     first = job.runs[0]
     path = job.data_path if Path(job.data_path).exists() else tasks.prepare(first.task, job.corpus)
-    data = tasks.load(path, first.task)
+    data = _load(str(path), first.task)
     if data.fingerprint != job.data_fingerprint:
         raise ScalemixError(
             f"the corpus {job.corpus} changed since the sweep was planned (data {data.fingerprint}, planned "
@@ -249,6 +301,7 @@ def execute(job: Job) -> Trained:
     dev = jax.devices()[0]
     device = f"{dev.platform}:{getattr(dev, 'device_kind', '')} ({platform.node() or 'host'})"
     every = first.train.steps // result.curve.shape[1]  # steps per curve point: train_group records max(1, steps // 64)
+    unique = tasks.unique_tokens(data)
     rows, curves = [], {}
     for r, run in enumerate(job.runs):
         curves[run.run_id] = tuple(((i + 1) * every, float(loss)) for i, loss in enumerate(result.curve[r]))
@@ -258,10 +311,12 @@ def execute(job: Job) -> Trained:
                     "run_id": run.run_id, "params": float(counts["non_embedding"]), "tokens": tokens,
                     "seed": run.seed, "target": target, "loss": float(result.loss[r, k]),
                     **{f"w.{dom}": float(w) for dom, w in zip(run.task.domains, run.weights)},
+                    **{f"unique.{dom}": float(u) for dom, u in zip(run.task.domains, unique)},
+                    **{f"epochs.{dom}": float(w) * tokens / float(u) for dom, w, u in zip(run.task.domains, run.weights, unique)},
                     "cohort": run.cohort, "mode": run.task.mode,
                     "bits_per_source_byte": float(result.bits_per_en_byte[r, k]),
                     "train_loss": float(result.train_loss[r]), "target_bytes": float(result.target_bytes[r]),
-                    "embedding_params": float(counts["embedding"]),
+                    "embedding_params": float(counts["embedding"]), "vocab_size": run.model.vocab_size,
                     "d_model": run.model.d_model, "n_layers": run.model.n_layers, "seq_len": run.model.seq_len,
                     "steps": run.train.steps, "batch_size": run.train.batch_size,
                     "lr": run.train.peak_lr(run.model.d_model), "schedule": run.train.schedule,

@@ -41,7 +41,7 @@ RUN_METRICS = ("train_loss", "target_bytes", "flops", "wall_s")
 """Run-table columns measured once per run, logged as metrics of that name."""
 CURVE_METRIC = "curve.train_loss"
 MIX_PREFIX = "mix."
-_WHOLE_PARAMS = frozenset({"seed", "d_model", "n_layers", "seq_len", "steps", "batch_size", "group_size"})
+_WHOLE_PARAMS = frozenset({"seed", "d_model", "n_layers", "seq_len", "steps", "batch_size", "group_size", "vocab_size"})
 _TEXT_PARAMS = frozenset({"cohort", "mode", "schedule", "device", "scalemix_version", "data_fingerprint", "corpus_fingerprint"})
 """Params read back as int and as text (MLflow stores every param as text); the others are floats."""
 
