@@ -594,7 +594,8 @@ def _constraints(
     cap_from: str = typer.Option(None, "--cap-from", rich_help_panel=_CONSTRAINTS_PANEL,
                                  help="JSON/TOML file of available tokens per domain (and max_epochs): caps w_d <= tokens_d * epochs / --tokens."),
     max_epochs: float = typer.Option(None, "--max-epochs", rich_help_panel=_CONSTRAINTS_PANEL, callback=_POSITIVE,
-                                     help="Passes allowed over each domain's data, with --cap-from (default: the caps file's, else 1)."),
+                                     help="Passes allowed over each domain's data, with --cap-from (default: the caps file's, else 1; no cap for a "
+                                          "law that prices repetition itself, e.g. transfer)."),
     kl_to: str = typer.Option(None, "--kl-to", rich_help_panel=_CONSTRAINTS_PANEL,
                               help="Prior mixture (DOMAIN=WEIGHT,... or a JSON/TOML file) for the --kl penalty."),
     kl: float = typer.Option(0.0, "--kl", rich_help_panel=_CONSTRAINTS_PANEL, callback=_NON_NEGATIVE, help="Strength of the KL(w || prior) penalty."),
@@ -608,7 +609,8 @@ def _constraints(
                                "maximum": read_mapping(",".join(maximum or []), "--max")}
     if cap_from:
         options["available_tokens"], epochs = read_caps(cap_from)
-        options["max_epochs"] = max_epochs if max_epochs is not None else (epochs or 1.0)
+        if max_epochs is not None or epochs:
+            options["max_epochs"] = max_epochs if max_epochs is not None else epochs
     if kl:
         options.update(kl=kl, kl_to=read_mapping(kl_to or "", "--kl-to"))
     return options

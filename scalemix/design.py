@@ -18,6 +18,7 @@ import polars as pl
 
 from scalemix.errors import FitError
 from scalemix.laws import Inputs, Law
+from scalemix.runs import UNIQUE_COLUMN
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def design(frame: pl.DataFrame, law: Law, coords: dict[str, tuple[str, ...]], *,
         target=target,
         own_weight=own,
         weighting=weighting,
+        unique=_unique_tokens(frame, UNIQUE_COLUMN) if "unique" in law.needs else None,
+        unique_by_domain=np.stack([_unique_tokens(frame, f"{UNIQUE_COLUMN}.{d}") for d in domains], axis=-1).reshape(frame.height, len(domains))
+        if "unique_by_domain" in law.needs else None,
+        own_domain=_own_domain(coords["target"], domains)[target] if "own_domain" in law.needs else None,
     )
     log_loss = np.log(frame["loss"].to_numpy().astype(float)) if observed else None
     return _apply_validity(Design(inputs, log_loss, dict(coords), frame, _empty_set_aside()), law)
@@ -82,6 +87,10 @@ def _check_columns(frame, law, coords, observed):
     missing += [f"w.{d}" for d in coords.get("domain", ()) if "weights" in law.needs and f"w.{d}" not in frame.columns]
     if missing:
         raise FitError(f"law {law.name!r} needs column(s) {', '.join(missing)}; the runs have {', '.join(frame.columns)}")
+    if observed and "unique" in law.needs and UNIQUE_COLUMN not in frame.columns:
+        raise FitError(f"law {law.name!r} is fitted to runs whose data was repeated: it needs column {UNIQUE_COLUMN!r} "
+                       f"(the unique tokens each run's data held; tokens / unique is its epochs); the runs have "
+                       f"{', '.join(frame.columns)}")
     if "weights" in law.needs and not coords.get("domain"):
         raise FitError(f"law {law.name!r} needs mixture weights (columns w.<domain>); the runs have none")
     if "own_weight" in law.needs:
@@ -91,6 +100,18 @@ def _check_columns(frame, law, coords, observed):
                 f"law {law.name!r} reads each target's own training weight from column w.<target>; "
                 f"no column for target(s) {', '.join(lacking[:5])} (name targets like their training domains)"
             )
+
+
+def _unique_tokens(frame: pl.DataFrame, column: str) -> np.ndarray:
+    """Unique tokens from ``column``: ``inf`` (no limit, never repeated) where the column or a cell is empty."""
+    if column not in frame.columns:
+        return np.full(frame.height, np.inf)
+    return frame[column].cast(pl.Float64).fill_null(np.inf).to_numpy().astype(float)
+
+
+def _own_domain(targets, domains) -> np.ndarray:
+    """Index of the domain named like each target, -1 where there is none: ``[targets]``."""
+    return np.array([domains.index(t) if t in domains else -1 for t in targets], dtype=np.int32)
 
 
 def _column_or_ones(frame: pl.DataFrame, column: str) -> np.ndarray:
@@ -155,10 +176,12 @@ def without_set_aside(frame: pl.DataFrame, set_aside: pl.DataFrame) -> pl.DataFr
 
 
 class Scale(NamedTuple):
-    """Model size ``params`` and token budget ``tokens`` of a run being planned (scalars)."""
+    """Model size ``params`` and token budget ``tokens`` of a run being planned (scalars), and the unique
+    tokens each training domain holds (``unique[K]``; None: no limit, nothing is repeated)."""
 
     params: Any
     tokens: Any
+    unique: Any = None
 
 
 def mixture_inputs(law: Law, w, scale: Scale, own) -> Inputs:
@@ -167,10 +190,13 @@ def mixture_inputs(law: Law, w, scale: Scale, own) -> Inputs:
     ``own[T]`` is the domain index of each target's own weight (read by laws that need ``own_weight``).
     """
     count = own.shape[0]
+    unique = jnp.full(w.shape[0], jnp.inf) if scale.unique is None else jnp.asarray(scale.unique)
     return Inputs(
         params=jnp.full(count, scale.params),
         tokens=jnp.full(count, scale.tokens),
         weights=jnp.broadcast_to(w, (count, w.shape[0])),
         target=jnp.arange(count),
         own_weight=w[own] if "own_weight" in law.needs else None,
+        unique_by_domain=jnp.broadcast_to(unique, (count, w.shape[0])) if "unique_by_domain" in law.needs else None,
+        own_domain=jnp.asarray(own) if "own_domain" in law.needs else None,
     )

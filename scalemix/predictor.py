@@ -17,7 +17,7 @@ import polars as pl
 
 from scalemix.errors import FitError
 from scalemix.laws import Law
-from scalemix.runs import MAX_COUNT, MIN_COUNT, WEIGHT_PREFIX, WEIGHT_SUM_TOLERANCE
+from scalemix.runs import MAX_COUNT, MIN_COUNT, UNIQUE_COLUMN, WEIGHT_PREFIX, WEIGHT_SUM_TOLERANCE, unique_columns
 
 
 @runtime_checkable
@@ -46,8 +46,9 @@ class Predictor(Protocol):
         """The rows of ``frame`` it can predict, and the rows it sets aside (with a ``reason``)."""
 
 
-QUERY_INPUTS = ("params", "tokens", "target")
-"""The columns a query point may give besides its mixture weights ``w.<domain>``."""
+QUERY_INPUTS = ("params", "tokens", "target", UNIQUE_COLUMN)
+"""The columns a query point may give besides its mixture weights ``w.<domain>`` and unique tokens per domain
+``unique.<domain>``."""
 
 COUNTS = {"params": ("model size", "1e9"), "tokens": ("token budget", "2e10")}
 """The counts a query point (or a mixture to plan) may give: what each is, and an example value."""
@@ -98,6 +99,12 @@ def check_points(frame: pl.DataFrame, targets: Sequence[str], domains: Sequence[
         _require(frame[column] < 0, frame, column, where, "is a negative weight", "weights are shares >= 0")
     if weights:
         _check_sums(frame, weights, where)
+    for column in unique_columns(frame.columns):
+        values = frame[column].cast(pl.Float64, strict=False)
+        _require((values.is_null() & frame[column].is_not_null()) | ~values.fill_null(1.0).is_finite() | (values <= 0),
+                 frame, column, where, "is not a positive number of unique tokens",
+                 "give the unique tokens the data holds, e.g. 2e9, or leave the cell empty for no limit")
+        frame = frame.with_columns(values)
     if "target" in frame.columns:
         named = frame["target"].cast(pl.Utf8, strict=False)
         _require(~named.is_in(list(targets)) | named.is_null(), frame, "target", where, "is not a target of this fit",
@@ -120,12 +127,12 @@ def _check_columns(columns: Sequence[str], domains: Sequence[str] | None, origin
     """Refuse a ``w.<domain>`` the fit does not know and, with ``inputs_only``, any column that is not an input."""
     known = "none" if domains is not None and not domains else ", ".join(domains or ())
     for column in columns:
-        weight = column.startswith(WEIGHT_PREFIX)
-        if weight and domains is not None and column[len(WEIGHT_PREFIX):] not in domains:
+        prefix = next((p for p in (WEIGHT_PREFIX, UNIQUE_COLUMN + ".") if column.startswith(p)), None)
+        if prefix and domains is not None and column[len(prefix):] not in domains:
             raise FitError(f"{origin} column {column!r} names no domain of this fit (it knows {known}); drop it, "
                            "or fit runs that train on that domain")
-        if inputs_only and not weight and column not in QUERY_INPUTS:
-            mixture = f" and w.<domain> ({known})" if domains else ""
+        if inputs_only and not prefix and column not in QUERY_INPUTS:
+            mixture = f", w.<domain> and unique.<domain> ({known})" if domains else ""
             raise FitError(f"{origin} column {column!r} is not an input; a query point gives "
                            f"{', '.join(QUERY_INPUTS)}{mixture}")
 

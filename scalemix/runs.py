@@ -2,7 +2,7 @@
 
 ``read`` turns run logs into a :class:`RunTable` -- one row per (run, target[, step]) with the columns
 
-    run_id, params, tokens, [step], [seed], target, loss, w.<domain>..., extra columns
+    run_id, params, tokens, [step], [seed], target, loss, w.<domain>..., [unique], [unique.<domain>...], extra columns
 
 from any of: the name of an embedded dataset (``scalemix.datasets.names()``); a ``.csv``, ``.parquet`` or
 ``.jsonl`` file; a ``.toml`` spec file naming a metrics file and, optionally, a separate weights file;
@@ -44,6 +44,10 @@ from scalemix.errors import RunTableError
 
 WEIGHT_PREFIX = "w."
 """Mixture-weight columns are named ``w.<domain>``."""
+
+UNIQUE_COLUMN = "unique"
+"""Unique tokens a run's data held (data-constrained runs repeat them for ``tokens / unique`` epochs); per
+domain of a mixture, ``unique.<domain>``. An empty cell means no limit (the data was never repeated)."""
 
 WEIGHT_SUM_TOLERANCE = 1e-2
 """Weights summing to within this of 1 are renormalised (with a note); further away they are an error."""
@@ -691,6 +695,7 @@ def _standard_columns(frame: pl.DataFrame, label: str, options: _Options) -> pl.
     _require(frame, label, huge, "is beyond MAX_WHOLE = 2**53", "a step or seed is a whole number up to 9.0e15")
     if "step" in integers:
         _require(frame, label, {"step": pl.col("step") < 0}, "is negative", "steps count updates from 0")
+    frame = _unique_tokens(frame, label)
     weights = sorted(c for c in frame.columns if c.startswith(WEIGHT_PREFIX))
     consumed = {_ROW, _RUN, _COLUMN, options.id_column, *sources, *_STANDARD, *weights}
     extras = [c for c in frame.columns if c not in consumed]
@@ -706,6 +711,25 @@ def _standard_columns(frame: pl.DataFrame, label: str, options: _Options) -> pl.
         *weights,
         *extras,
     )
+
+
+def unique_columns(columns: Sequence[str]) -> list[str]:
+    """The unique-token columns among ``columns``: ``unique`` and ``unique.<domain>``."""
+    return [c for c in columns if c == UNIQUE_COLUMN or c.startswith(UNIQUE_COLUMN + ".")]
+
+
+def _unique_tokens(frame: pl.DataFrame, label: str) -> pl.DataFrame:
+    """``frame`` with its unique-token columns as Float64: an empty cell is no limit; a value that is not a
+    positive finite count within [MIN_COUNT, MAX_COUNT] is fatal."""
+    columns = unique_columns(frame.columns)
+    fix = "write the unique tokens the run's data held as a number, e.g. 2.5e8, or leave the cell empty for no limit"
+    number = {c: pl.col(c).cast(pl.Float64, strict=False) for c in columns}
+    _require(frame, label, {c: pl.col(c).is_not_null() & number[c].is_null() for c in columns}, "is not a number", fix)
+    _require(frame, label, {c: ~number[c].is_finite() for c in columns}, "is not a finite number", fix)
+    _require(frame, label, {c: number[c] <= 0 for c in columns}, "is not positive", fix)
+    _require(frame, label, {c: (number[c] > MAX_COUNT) | (number[c] < MIN_COUNT) for c in columns},
+             f"is outside [MIN_COUNT, MAX_COUNT] = [{MIN_COUNT:g}, {MAX_COUNT:g}]", fix)
+    return frame.with_columns(number.values())
 
 
 def _check_unique_rows(frame: pl.DataFrame, label: str) -> None:
@@ -734,12 +758,13 @@ _LOSS_PROBLEMS: tuple[tuple[Callable[[pl.Expr, pl.Expr], pl.Expr], str], ...] = 
 
 
 def _check_run_constants(frame: pl.DataFrame, label: str) -> None:
-    """Raise if a run's rows disagree on what is fixed for the run: its params, seed and mixture weights, and
-    its tokens at each step (every row, when there is no step column)."""
+    """Raise if a run's rows disagree on what is fixed for the run: its params, seed, mixture weights and unique
+    tokens, and its tokens at each step (every row, when there is no step column)."""
     run = ["run_id"]
     at_step = ["run_id", "step"] if "step" in frame.columns else run
     fixed = {"params": run, "tokens": at_step, "seed": run}
     fixed |= {c: run for c in frame.columns if c.startswith(WEIGHT_PREFIX)}
+    fixed |= {c: run for c in unique_columns(frame.columns)}
     fixed = {c: keys for c, keys in fixed.items() if c in frame.columns}
     differs = {c: pl.col(c).ne_missing(pl.col(c).first().over(keys)) for c, keys in fixed.items()}
     found = _first_violation(frame, differs)

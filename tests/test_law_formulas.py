@@ -16,6 +16,7 @@ N = np.array([1e7, 3.3e8, 1e10, 5e6])  # parameters
 D = np.array([2e9, 1e10, 3e11, 7e8])  # tokens
 TARGET = np.array([0, 1, 1, 0])
 P = np.array([0.05, 0.5, 1.0, 0.9])  # the target's own weight, p = 1 included
+UNIQUE = np.array([D[0], np.inf, D[2] / 4, D[3] / 300])  # unique tokens: 1 epoch, no limit, 4 and 300 epochs
 H = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0], [0.6, 0.0, 0.4], [1 / 3, 1 / 3, 1 / 3]])  # mixtures, with zeros
 
 POWER = {"beta": [400.0, 60.0], "alpha": [0.3, 0.2], "Linf": [1.5, 0.8]}
@@ -81,6 +82,37 @@ def _joint(theta, x):
     return t["E"] + scales["A"] / x["params"] ** t["alpha"] + scales["B"] / x["tokens"] ** t["beta"]
 
 
+def _repeated(amount, unique, rstar):
+    """Muennighoff et al. 2023, eq. 5: U + U R* (1 - exp(-(x/U - 1)/R*)) beyond U unique units, x up to it."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        saturated = unique * (1 + rstar * (1 - np.exp(-(amount / unique - 1) / rstar)))
+    return np.where(amount > unique, saturated, amount)
+
+
+def _data_constrained(theta, x):
+    t = {k: np.asarray(v)[x["target"]] for k, v in theta.items()}
+    tokens = _repeated(x["tokens"], x["unique"], t["rstar_tokens"])
+    g = (t["alpha"] * t["A"] / (t["beta"] * t["B"])) ** (1 / (t["alpha"] + t["beta"]))
+    base = np.minimum(g * (g * x["unique"]) ** (t["beta"] / t["alpha"]), x["params"])  # U_N = min(N_opt(U_D), N)
+    params = _repeated(x["params"], base, t["rstar_params"])
+    return t["E"] + t["A"] / params ** t["alpha"] + t["B"] / tokens ** t["beta"]
+
+
+def _tokens_only(theta, x):
+    rstar = np.asarray(theta["rstar_tokens"])[x["target"]]
+    return _chinchilla(theta, {**x, "tokens": _repeated(x["tokens"], x["unique"], rstar)})
+
+
+def _transfer(theta, x):
+    t = {k: np.asarray(v)[x["target"]] for k, v in theta.items()}
+    tau = t["transfer"].copy()
+    own = x["own_domain"] >= 0
+    tau[np.flatnonzero(own), x["own_domain"][own]] = 1.0  # a language's own data counts fully
+    per_domain = _repeated(x["tokens"][:, None] * x["weights"], x["unique_by_domain"], t["rstar"][:, None])
+    tokens = np.sum(tau * per_domain, axis=1)
+    return t["E"] + t["A"] / x["params"] ** t["alpha"] + t["B"] / tokens ** t["beta"]
+
+
 def _bump(t, p):
     return p + t["c1"] * p ** t["c2"] * (1 - p) ** t["c3"]  # Fernandes et al. 2023, eq. 6
 
@@ -130,6 +162,21 @@ CASES = {
          "gammaA": [1.2, 0.9], "CB": [[900.0, 500.0, 2000.0], [300.0, 700.0, 100.0]], "gammaB": [1.0, 1.3]},
         {"params": N, "tokens": D, "weights": H, "target": TARGET}, _joint,
     ),
+    "data-constrained": (
+        "data-constrained", {}, {**SIZE, "rstar_tokens": [15.4, 8.0], "rstar_params": [5.3, 2.0]},
+        {"params": N, "tokens": D, "unique": UNIQUE, "target": TARGET}, _data_constrained,
+    ),
+    "data-constrained-tokens-only": (
+        "data-constrained", {"excess_params": False}, {**SIZE, "rstar_tokens": [15.4, 8.0]},
+        {"params": N, "tokens": D, "unique": UNIQUE, "target": TARGET},
+        _tokens_only,
+    ),
+    "transfer": (  # targets 0 and 1 are named like domains 0 and 1; domain 2 is no target's own
+        "transfer", {}, {**SIZE, "rstar": [10.0, 20.0], "transfer": [[0.5, 0.2, 0.05], [0.3, 0.4, 0.1]]},
+        {"params": N, "tokens": D, "weights": H, "target": TARGET, "own_domain": np.array([0, 1, 1, 0]),
+         "unique_by_domain": np.array([[np.inf, 1e8, np.inf], [np.inf] * 3, [1e10, np.inf, 2e10], [1e8, 1e8, 1e8]])},
+        _transfer,
+    ),
 }
 
 
@@ -158,7 +205,8 @@ def test_law_matches_the_papers_formula(case):
 
 def test_reads_mixture_is_true_for_laws_that_read_a_weight():
     readers = {name for name in laws.names() if laws.get(name).reads_mixture}
-    assert readers == {"multilingual", "multilingual-per-weight", "mixing", "linear-mixing", "multilingual-family", "mixture-additive", "mixture-joint"}
+    assert readers == {"multilingual", "multilingual-per-weight", "mixing", "linear-mixing", "multilingual-family", "mixture-additive",
+                       "mixture-joint", "transfer"}
 
 
 def test_compute_optimal_spends_the_budget_at_the_closed_form():

@@ -18,7 +18,7 @@ LAYERS = {  # part -> layer; a part may import parts of its own layer or below
     "datasets": 2, "runs": 2, "splits": 2, "proxy": 2, "sources": 2,  # proxy generates runs: it stands beside them
     "design": 3,
     "intervals": 4, "diagnostics": 4, "predictor": 4, "extrapolation": 4, "fitresult": 4, "stack": 4,
-    "fit": 5,
+    "fit": 5, "simulate": 5,
     "derived": 6, "optimize": 6, "evaluate": 6, "baseline": 6, "active": 6,
     "report": 7,
     "demo": 8, "cli": 8,

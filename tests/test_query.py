@@ -94,7 +94,7 @@ def test_check_points_names_its_origin_and_row():
     with pytest.raises(FitError, match=r"^--grid g.csv row 2, column 'tokens': value -1 is not positive"):
         check_points(pl.DataFrame({"params": [1e9, 1e9], "tokens": [1e10, -1]}), ("t",), origin="--grid g.csv")
     with pytest.raises(FitError, match=r"^--at column 'seed' is not an input; a query point gives params, tokens, "
-                                       r"target and w.<domain> \(a\)$"):
+                                       r"target, unique, w.<domain> and unique.<domain> \(a\)$"):
         check_points(pl.DataFrame({"w.a": [1.0], "seed": [3]}), ("t",), ("a",), origin="--at", inputs_only=True)
 
 

@@ -17,6 +17,8 @@ from scalemix.laws.mixing import mixing
 from scalemix.laws.mixture import mixture_additive, mixture_joint
 from scalemix.laws.multilingual import effective_fraction, effective_params, multilingual, multilingual_per_weight
 from scalemix.laws.power import power
+from scalemix.laws.repetition import data_constrained, optimal_params, saturated
+from scalemix.laws.transfer import transfer, transfer_matrix
 
 _REGISTRY: dict[str, Callable[..., Law]] = {
     "power": power,
@@ -29,6 +31,8 @@ _REGISTRY: dict[str, Callable[..., Law]] = {
     "multilingual-family": multilingual_family,
     "mixture-additive": mixture_additive,
     "mixture-joint": mixture_joint,
+    "data-constrained": data_constrained,
+    "transfer": transfer,
 }
 
 
@@ -62,8 +66,8 @@ def register(law: Law) -> Law:
 
 
 __all__ = [
-    "Constraint", "Inputs", "Law", "Layout", "Param", "chinchilla", "compute_optimal", "effective_fraction",
+    "Constraint", "Inputs", "Law", "Layout", "Param", "chinchilla", "compute_optimal", "data_constrained", "effective_fraction",
     "effective_params", "get", "interval", "linear_mixing", "logsumexp_terms", "mixing", "mixture_additive", "mixture_joint",
-    "multilingual", "multilingual_family", "multilingual_per_weight", "names", "positive", "power", "real",
-    "register", "safe_power", "unit",
+    "multilingual", "multilingual_family", "multilingual_per_weight", "names", "optimal_params", "positive", "power",
+    "real", "register", "safe_power", "saturated", "transfer", "transfer_matrix", "unit",
 ]

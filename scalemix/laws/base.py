@@ -71,7 +71,10 @@ class Inputs(NamedTuple):
 
     ``own_weight`` is the weight of the domain named like the row's target (``w.<target>``), the
     ``p_i`` of the multilingual laws; ``weighting`` indexes the distinct values of ``own_weight``.
-    Fields a table cannot provide are ``None``.
+    ``unique`` is the unique tokens the run's data held (column ``unique``) and ``unique_by_domain``
+    (``[rows, domains]``) the same per training domain (columns ``unique.<domain>``), ``inf`` where there
+    was no limit; ``own_domain`` is the index of the domain named like the row's target (-1 where none).
+    Fields a table cannot provide, or the law does not read, are ``None``.
     """
 
     params: Array
@@ -80,6 +83,13 @@ class Inputs(NamedTuple):
     target: Array
     own_weight: Array = None
     weighting: Array = None
+    unique: Array = None
+    unique_by_domain: Array = None
+    own_domain: Array = None
+
+
+NEEDS = frozenset({"params", "tokens", "weights", "own_weight", "unique", "unique_by_domain", "own_domain"})
+"""The :class:`Inputs` fields a law may read (``weighting`` comes with a ``("target", "weighting")`` parameter)."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class Law:
       name: registry name (``chinchilla``); a saved fit stores it with ``options``.
       params: the parameter declarations.
       log_loss: the formula, in log space.
-      needs: which inputs the formula reads, from ``params``, ``tokens``, ``weights``, ``own_weight``.
+      needs: which inputs the formula reads, from :data:`NEEDS`.
       formula: the formula as text, for reports.
       reference: the paper.
       options: keyword arguments that rebuild this law from the registry (``f="power"``).
@@ -159,7 +169,7 @@ class Law:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise ValueError(f"law {self.name!r} declares a parameter twice: {names}")
-        unknown = set(self.needs) - {"params", "tokens", "weights", "own_weight"}
+        unknown = set(self.needs) - NEEDS
         if unknown:
             raise ValueError(f"law {self.name!r} needs unknown inputs {sorted(unknown)}")
 

@@ -36,6 +36,11 @@ class Constraints:
     kl: float = 0.0
 
 
+def inventory(domains: Sequence[str], available_tokens: Mapping[str, float]) -> np.ndarray:
+    """Tokens on disk per domain, ``inf`` for the domains ``available_tokens`` omits: ``[K]``."""
+    return _vector(domains, available_tokens, np.inf, "--cap-from")
+
+
 def build(
     domains: Sequence[str],
     *,
@@ -51,11 +56,11 @@ def build(
     """Check and combine the user's constraints into :class:`Constraints`.
 
     ``minimum``/``maximum`` map domain -> bound; ``zero`` lists domains fixed to 0; ``available_tokens``
-    (domain -> tokens on disk) with ``max_epochs`` and the training budget ``tokens`` adds the caps
-    ``w_d <= available_d * max_epochs / tokens`` (domains it omits are uncapped); ``kl_to`` (domain ->
+    (domain -> tokens on disk) with ``max_epochs`` (``inf``: no cap) and the training budget ``tokens`` adds
+    the caps ``w_d <= available_d * max_epochs / tokens`` (domains it omits are uncapped); ``kl_to`` (domain ->
     weight, renormalised) with strength ``kl`` adds ``kl * sum_d w_d log(w_d / prior_d)`` to the
     objective. Raises :class:`OptimizeError` naming unknown domains, bounds outside [0, 1], a ``max_epochs``
-    or ``kl`` that is not a finite number (> 0, >= 0), or the bounds that cannot all hold.
+    that is not > 0, a ``kl`` that is not a finite number >= 0, or the bounds that cannot all hold.
     """
     domains = tuple(domains)
     lower = _vector(domains, minimum or {}, 0.0, "--min", most=1.0)
@@ -64,9 +69,9 @@ def build(
     if available_tokens:
         if not tokens:
             raise OptimizeError("repetition caps need the training budget: give tokens (--tokens D)")
-        if not (np.isfinite(max_epochs) and max_epochs > 0):
-            raise OptimizeError(f"max_epochs={max_epochs:g} is not a finite number > 0; allow one pass or more (--max-epochs 1)")
-        caps = _vector(domains, available_tokens, np.inf, "--cap-from") * max_epochs / tokens
+        if not max_epochs > 0:
+            raise OptimizeError(f"max_epochs={max_epochs:g} is not a number > 0; allow one pass or more (--max-epochs 1)")
+        caps = inventory(domains, available_tokens) * max_epochs / tokens
         upper = np.minimum(upper, caps)
     _check_feasible(domains, lower, upper)
     if not (np.isfinite(kl) and kl >= 0):

@@ -180,7 +180,8 @@ class MixtureProblem:
         start = _constraints.project(jnp.ones(len(c.domains)), lower, upper)
         return SolverArrays(
             draws={k: jnp.asarray(v) for k, v in self.fit.draws.items()},
-            scale=Scale(*(jnp.asarray(float(v)) for v in self.scale)),
+            scale=Scale(jnp.asarray(float(self.scale.params)), jnp.asarray(float(self.scale.tokens)),
+                        None if self.scale.unique is None else jnp.asarray(self.scale.unique, dtype=float)),
             own=jnp.asarray(self.own),
             objective=Objective(*(jnp.asarray(v) for v in self.objective)),
             region=Region(lower, upper, jnp.asarray(prior), jnp.asarray(c.kl), start),
@@ -203,6 +204,8 @@ class MixtureProblem:
             "ceilings": {t: tau for t, tau in zip(targets, self.objective.ceilings.tolist()) if np.isfinite(tau)},
             "params": float(self.scale.params),
             "tokens": float(self.scale.tokens),
+            **({"unique": {d: u for d, u in zip(c.domains, np.asarray(self.scale.unique).tolist()) if np.isfinite(u)}}
+               if self.scale.unique is not None else {}),
             "bounds": bounded,
             "kl": c.kl,
         }
@@ -226,11 +229,17 @@ def bind(fit, params, tokens, objective="mean", target_weights=None, ceilings=No
             raise OptimizeError(f"law {law.name!r} predicts at a model size and token budget: give {name} (--{name})")
     domains = tuple(fit.coords.get("domain", ()))
     kind, spec = _objective.build(fit.targets, objective, target_weights, ceilings)
+    unique = None
+    if "unique_by_domain" in law.needs and constraints.get("available_tokens"):
+        # the law prices repetition itself: the token inventory is its unique.<domain>, and epochs are capped
+        # only where the user says so (--max-epochs)
+        unique = _constraints.inventory(domains, constraints["available_tokens"])
+        constraints.setdefault("max_epochs", np.inf)
     return MixtureProblem(
         fit=fit,
         kind=kind,
         objective=spec,
-        scale=Scale(float(params or 1.0), float(tokens or 1.0)),
+        scale=Scale(float(params or 1.0), float(tokens or 1.0), unique),
         own=_objective.own_domains(law, fit.targets, domains),
         constraints=_constraints.build(domains, tokens=tokens, **constraints),
     )
