@@ -851,6 +851,58 @@ def compare(
           for row in table.filter(table["pareto_k_bad"] > 0).iter_rows(named=True))
 
 
+@app.command()
+def transfer(
+    fit_dir: _FitDir,
+    at: str = typer.Option(None, "--at", help="The run to read roles and monolingual tokens at, e.g. params=1e8,tokens=2e9,w.en=0.5,w.de=0.5 "
+                                              "(default: the middle of the fitted sizes and budgets, equal weights)."),
+    epochs: str = typer.Option("1,2,4,8,16", "--epochs", help="Passes over repeated data to price, comma separated."),
+    added: float = typer.Option(0.1, "--added", callback=_finite(inclusive=False), help="Extra tokens of one language, as a share of --at's tokens, that the roles are read from."),
+    tolerance: float = typer.Option(0.005, "--tolerance", callback=_finite(inclusive=True), help="Relative loss drop that counts as help in the roles."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: the run read at and the four tables."),
+) -> None:
+    """Read a transfer fit: who learns from whom (tau_ij, with 90% intervals), each language's role
+    (reciprocal / altruistic / selfish / stagnant, with probabilities), the monolingual tokens the --at run
+    is worth per language, and what repeated data is worth (effective epochs)."""
+    from scalemix import derived
+    from scalemix.fitresult import Fit
+
+    fit = Fit.load(fit_dir)
+    matrix = derived.transfer_matrix(fit, levels=(0.9,))
+    point = _points([at])[0] if at else _middle_run(fit)
+    point = {**{f"w.{d}": 0.0 for d in fit.coords["domain"]}, **point}
+    tables = {
+        "transfer": matrix,
+        "roles": derived.language_roles(fit, point, added=added, tolerance=tolerance),
+        "monolingual": derived.monolingual_tokens(fit, point, levels=(0.9,)),
+        "repetition": derived.repetition_worth(fit, _numbers(epochs, "--epochs"), levels=(0.9,)),
+    }
+    if as_json:
+        _print_json({"at": point, **{name: table.to_dicts() for name, table in tables.items()}})
+        return
+    _print_table(["target", "source", "tau", "lo90", "hi90", "P(tau>0)"],
+                 tables["transfer"].select("target", "source", "median", "lo90", "hi90", "p_positive").iter_rows(),
+                 title="transfer: one token of source is worth tau tokens of target")
+    roles = tables["roles"]
+    _print_table(["language", "role", "self gain", "others gain", *(f"P({r})" for r in derived.ROLES)],
+                 roles.select("language", "role", "self_gain_median", "others_gain_median", *(f"p_{r}" for r in derived.ROLES)).iter_rows(),
+                 title=f"roles: {added:g} x tokens more of one language ({', '.join(f'{k}={_number(v)}' for k, v in point.items())})")
+    mono = tables["monolingual"].pivot(on="quantity", index="target", values="median")
+    _print_table(["target", "monolingual tokens", "worth (x own tokens)"], mono.select("target", "tokens_monolingual", "worth").iter_rows(),
+                 title="estimated monolingual tokens of the run (medians)")
+    _print_table(["epochs", "target", "effective epochs", "lo90", "hi90"],
+                 tables["repetition"].select("epochs", "target", "median", "lo90", "hi90").iter_rows(), title="repeated data")
+
+
+def _middle_run(fit) -> dict[str, float]:
+    """The geometric middle of the fitted sizes and budgets, with equal weights on the domains that are targets."""
+    if fit.fitted_range is None:
+        raise FitError("this fit does not record the sizes and budgets it was fitted on: give the run to read at (--at)")
+    middle = {axis: 10 ** (sum(fit.fitted_range.log10[axis]) / 2) for axis in ("params", "tokens")}
+    languages = [d for d in fit.coords["domain"] if d in fit.targets] or list(fit.coords["domain"])
+    return {**middle, **{f"w.{d}": 1.0 / len(languages) for d in languages}}
+
+
 def _keep_compiled_programs() -> None:
     """Let JAX keep compiled programs on disk between commands (its persistent compilation cache), in
     ``$SCALEMIX_CACHE_DIR`` (default ``~/.cache/scalemix/xla``; set it empty to turn this off). Each

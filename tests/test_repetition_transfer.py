@@ -24,7 +24,7 @@ MUENNIGHOFF = {"rstar_tokens": 15.387756, "rstar_params": 5.309743}  # Muennigho
 def _one_target_fit(law, values, domains=()):
     draws = {k: np.atleast_1d(np.asarray(v, dtype=float))[None] for k, v in values.items()}
     return Fit(law=law, coords={"target": ("t",), "domain": tuple(domains)}, draws=draws, method="point",
-               noise=np.zeros((1, 1)))
+               noise=np.full((1, 1), 0.01))
 
 
 def _predicted(fit, points):
@@ -231,3 +231,84 @@ def test_optimizer_prices_repetition_through_the_token_inventory():
     assert 1 / 20 < priced.expected[ru] < free.expected[ru] - 0.05
     assert capped.expected[ru] == pytest.approx(1 / 20, abs=1e-3)
     assert priced.settings["unique"] == {"ru": tokens / 20}
+
+
+def _transfer_fit(values=None):
+    values = values or _transfer_truth()
+    return Fit(law=laws.get("transfer"), coords={"target": LANGS, "domain": LANGS},
+               draws={k: np.asarray(v, dtype=float)[None] for k, v in values.items()}, method="point", noise=np.full((1, 3), 0.01))
+
+
+def test_transfer_readouts_against_closed_forms():
+    """The matrix is the fitted tau without its own entries; without repetition the monolingual tokens of a
+    mixture are its effective tokens D (p_i + sum_j tau_ij p_j); repeated epochs are worth 1 + R*(1 - e^-(e-1)/R*)."""
+    from scalemix import derived
+
+    truth = _transfer_truth()
+    fit = _transfer_fit()
+    matrix = derived.transfer_matrix(fit)
+    assert matrix.height == 6 and (matrix["p_positive"] == 1.0).all()
+    row = matrix.filter((pl.col("target") == "ru") & (pl.col("source") == "de"))
+    assert row["median"][0] == pytest.approx(TRANSFER[2, 1])
+
+    mixture = np.array([0.5, 0.3, 0.2])
+    at = {"params": 1e8, "tokens": 2e9, **{f"w.{lang}": w for lang, w in zip(LANGS, mixture)}}
+    mono = derived.monolingual_tokens(fit, at).filter(pl.col("quantity") == "tokens_monolingual")
+    tau = TRANSFER.copy()
+    np.fill_diagonal(tau, 1.0)
+    np.testing.assert_allclose(mono["median"].to_numpy(), 2e9 * tau @ mixture, rtol=1e-8)
+    worth = derived.monolingual_tokens(fit, at).filter(pl.col("quantity") == "worth")
+    np.testing.assert_allclose(worth["median"].to_numpy(), tau @ mixture / mixture, rtol=1e-8)
+
+    epochs = derived.repetition_worth(fit, [0.5, 1.0, 4.0]).filter(pl.col("target") == "de")["median"].to_numpy()
+    rstar = truth["rstar"][1]
+    np.testing.assert_allclose(epochs, [0.5, 1.0, 1 + rstar * (1 - np.exp(-3.0 / rstar))], rtol=1e-12)
+
+
+def test_language_roles():
+    """en's tokens are worth as much to de and ru as their own (tau = 1), the others' barely transfer: more en
+    helps everyone (reciprocal); more ru helps ru alone (selfish). self_gain is the relative loss drop by hand."""
+    from scalemix import derived
+
+    values = {**_transfer_truth(), "transfer": np.array([[1.0, 0.001, 0.001], [1.0, 1.0, 0.001], [1.0, 0.001, 1.0]])}
+    fit = _transfer_fit(values)
+    at = {"params": 1e8, "tokens": 2e9, "w.en": 1 / 3, "w.de": 1 / 3, "w.ru": 1 / 3}
+    roles = derived.language_roles(fit, at, added=0.1, tolerance=0.005)
+    assert dict(zip(roles["language"], roles["role"])) == {"en": "reciprocal", "de": "selfish", "ru": "selfish"}
+    t = {k: np.asarray(v)[2] for k, v in values.items() if k != "transfer"}  # ru, its own tokens D/3 -> D/3 + 0.1 D
+
+    def loss(tokens):
+        return t["E"] + t["A"] / 1e8 ** t["alpha"] + t["B"] / tokens ** t["beta"]
+
+    base = 2e9 * (1 / 3 + 0.001 / 3 + 1 / 3)  # ru learns from en fully and from de at 0.001
+    expected = 1 - loss(base + 0.1 * 2e9) / loss(base)
+    assert roles.filter(pl.col("language") == "ru")["self_gain_median"][0] == pytest.approx(expected, rel=1e-8)
+
+
+def test_transfer_command(tmp_path, capsys):
+    """`scalemix transfer FIT --json` gives the four readouts at the run asked for; a fit of another law is
+    refused in one line with exit code 2."""
+    import json
+
+    from scalemix.cli import main
+
+    fit = _transfer_fit()
+    fit.save(tmp_path / "transfer")
+    with pytest.raises(SystemExit) as done:
+        main(["transfer", str(tmp_path / "transfer"), "--at", "params=1e8,tokens=2e9,w.en=0.5,w.de=0.3,w.ru=0.2", "--json"])
+    assert done.value.code == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert set(shown) == {"at", "transfer", "roles", "monolingual", "repetition"}
+    assert shown["at"] == {"params": 1e8, "tokens": 2e9, "w.en": 0.5, "w.de": 0.3, "w.ru": 0.2}
+    assert len(shown["transfer"]) == 6 and len(shown["roles"]) == 3 and len(shown["repetition"]) == 5 * 3
+    mono = [row for row in shown["monolingual"] if row["quantity"] == "tokens_monolingual"]
+    tau = TRANSFER.copy()
+    np.fill_diagonal(tau, 1.0)
+    np.testing.assert_allclose([row["median"] for row in mono], 2e9 * tau @ [0.5, 0.3, 0.2], rtol=1e-8)
+
+    other = _one_target_fit(laws.get("chinchilla"), CHINCHILLA)
+    other.save(tmp_path / "chinchilla")
+    with pytest.raises(SystemExit) as exit_code:
+        main(["transfer", str(tmp_path / "chinchilla")])
+    assert exit_code.value.code == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
