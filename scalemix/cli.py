@@ -237,7 +237,7 @@ def inspect(
 @app.command()
 def sweep(
     config: str = typer.Argument(None, help="A sweep TOML file (or give --preset)."),
-    preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt."),
+    preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt, proxy-transfer."),
     out: str = typer.Option("runs.parquet", "--out", help="Run table to write (.parquet or .csv); finished runs in it are skipped."),
     executor: str = typer.Option("local", "--executor", help="'local' or 'ray' (Ray comes with the optional 'ray' extra)."),
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start a local Ray)."),
@@ -733,7 +733,7 @@ def suggest(
 @app.command()
 def loop(
     config: str = typer.Argument(None, help="A sweep TOML file (or give --preset): its design is trained first, its cohorts' sizes and domains make the candidates."),
-    preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt."),
+    preset: str = typer.Option(None, "--preset", help="A built-in sweep: cpu-tiny, cpu-demo, gpu-mnmt, proxy-mnmt, proxy-transfer."),
     law: str = typer.Option(..., "--law", help="The law fitted (by bootstrap) each round."),
     law_option: list[str] = typer.Option(None, "--law-option", help="KEY=VALUE option of the law (e.g. f=linear; repeat)."),
     goal: str = typer.Option("optimum", "--goal", help="optimum (the optimal mixture at the --at scale), predict (the loss at --at) or information (the law as a whole)."),
