@@ -312,3 +312,22 @@ def test_transfer_command(tmp_path, capsys):
         main(["transfer", str(tmp_path / "chinchilla")])
     assert exit_code.value.code == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_report_shows_the_transfer_readouts(tmp_path):
+    """A transfer fit's report has the matrix figure and the roles, monolingual and repetition tables, and its
+    JSON the same numbers as derived.transfer_matrix."""
+    import json
+
+    from scalemix import derived
+    from scalemix.report import build_report
+
+    table = runs.read(simulate("transfer", _transfer_truth(), _transfer_points(), targets=LANGS, domains=LANGS, noise=0.01))
+    fit = fit_point(table, laws.get("transfer"), max_iter=50)  # a fit with its provenance; converged or not
+    out = build_report(fit, tmp_path / "report.html", runs=table)
+    html = out.read_text()
+    assert 'alt="transfer matrix"' in html and 'id="roles-table"' in html and 'id="repetition-table"' in html
+    summary = json.loads(out.with_suffix(".json").read_text())["transfer"]
+    assert summary["status"] == "computed" and len(summary["roles"]) == 3
+    expected = derived.transfer_matrix(fit, levels=(0.9,))
+    assert [row["median"] for row in summary["matrix"]] == pytest.approx(expected["median"].to_list())

@@ -4,7 +4,7 @@
     build_report(fit, "report.html", at=[{"params": 7e10, "tokens": 1.4e12}])
 
 Sections: data, fitted curves with 50% / 90% bands and residuals per target, the effective-parameter
-fraction (multilingual laws), parameters with R-hat / ESS, diagnostics with plain-language warnings,
+fraction (multilingual laws), the transfer matrix, language roles and repetition (transfer law), parameters with R-hat / ESS, diagnostics with plain-language warnings,
 predictions, the optimal mixture and the trade-off front between two targets, the rounds of a closed loop,
 provenance. Figures are embedded PNGs: nothing is fetched at view time.
 """
@@ -161,6 +161,7 @@ def _figures(fit, table, summary: dict) -> dict:
         "effective_fraction": figures.effective_fraction(fraction["rows"], shown, fraction["top"]) if "rows" in fraction else None,
         "fraction_caption": _fraction_caption(fraction, shown) if "rows" in fraction else None,
         "per_weighting": figures.per_weighting(fit) if "weighting" in fit.coords else None,
+        "transfer": figures.transfer_matrix(summary["transfer"]["matrix"]) if summary["transfer"]["status"] == "computed" else None,
         "front": figures.front(front["rows"], front["targets"], table.loss_unit) if "rows" in front else None,
         "extrapolation": figures.extrapolation(summary["extrapolation"]) if summary["extrapolation"]["status"] == "learned" else None,
         "loop": figures.loop_rounds(summary["loop"]["rows"]) if summary["loop"]["status"] == "computed" else None,

@@ -138,6 +138,31 @@ def rank_plot(inference_data, var_names: list[str], panels: int) -> str:
     return _encode(np.ravel(axes)[0].figure)
 
 
+def transfer_matrix(rows: list[dict]) -> str:
+    """The transfer matrix of a transfer fit as a heatmap: target rows, source columns, colour the median
+    tau_ij on a log scale, each cell labelled with its median and 90% interval (own entries, fixed at 1, blank)."""
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    named = {r["source"] for r in rows}
+    sources = [t for t in targets if t in named] + sorted(named - set(targets))  # own entries on the diagonal
+    median = np.full((len(targets), len(sources)), np.nan)
+    fig, ax = plt.subplots(figsize=(1.1 * len(sources) + 2.2, 0.55 * len(targets) + 1.6), dpi=_DPI)
+    for r in rows:
+        median[targets.index(r["target"]), sources.index(r["source"])] = r["median"] if r["median"] is not None else np.nan
+    positive = median[np.isfinite(median) & (median > 0)]
+    norm = matplotlib.colors.LogNorm(positive.min(), positive.max()) if positive.size and positive.min() < positive.max() else None
+    image = ax.imshow(np.where(median > 0, median, np.nan), cmap="Blues", norm=norm, aspect="auto")
+    for r in rows:
+        i, j = targets.index(r["target"]), sources.index(r["source"])
+        dark = norm is not None and median[i, j] > 0 and norm(median[i, j]) > 0.6
+        ax.text(j, i, f"{r['median']:.2g}\n[{r['lo90']:.2g}, {r['hi90']:.2g}]", ha="center", va="center", fontsize=6,
+                color="white" if dark else "black")
+    fig.colorbar(image, ax=ax, label="tau (median)")
+    ax.set_xticks(range(len(sources)), sources, rotation=45, ha="right")
+    ax.set_yticks(range(len(targets)), targets)
+    ax.set(xlabel="source language (its tokens)", ylabel="target language (learns)")
+    return _encode(fig)
+
+
 def _columns(rows: list[dict]) -> dict[str, np.ndarray]:
     """Summary rows (in stored order: by front point or by ``p``) as one float array per numeric column;
     a number the JSON holds as ``null`` (not finite) is NaN, which matplotlib leaves out."""

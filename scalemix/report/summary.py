@@ -11,7 +11,7 @@ from scipy import stats
 
 from scalemix import __version__, intervals
 from scalemix import diagnostics as checks
-from scalemix.derived import effective_fraction
+from scalemix.derived import ROLES, effective_fraction, language_roles, monolingual_tokens, repetition_worth, transfer_matrix
 from scalemix.errors import FitError, OptimizeError
 from scalemix.optimize import front
 
@@ -56,6 +56,7 @@ def summarize(fit, table, *, at: Sequence[Mapping[str, float]] = (), optimum=Non
         "predictions": predictions,
         "extrapolation": _extrapolation(fit),
         "effective_fraction": _effective_fraction(fit),
+        "transfer": _transfer(fit, table, at),
         "optimum": _optimum(fit, table, optimum),
         "front": _front(fit, table, at),
         "loop": _loop(rounds),
@@ -223,6 +224,27 @@ def _effective_fraction(fit) -> dict:
     return {"status": "computed", "form": dict(fit.law.options)["f"], "top": FRACTION_TOP,
             "leaves": {t: first_above([r for r in rows if r["target"] == t], FRACTION_TOP) for t in fit.targets},
             "rows": rows}
+
+
+TRANSFER_EPOCHS = (1, 2, 4, 8, 16)
+"""Passes over repeated data whose worth the report prices."""
+
+
+def _transfer(fit, table, at) -> dict:
+    """A transfer fit's readouts (:mod:`scalemix.derived`): the transfer matrix with 90% intervals, the language
+    roles and the monolingual tokens at the first scale of ``at`` (at its mixture, :func:`mixture_at`), and the
+    effective epochs of repeated data."""
+    if fit.law.name != "transfer":
+        return {"status": "not applicable", "reason": f"the {fit.law.name} law has no transfer matrix"}
+    point = {"params": float(table.frame["params"].median()), "tokens": float(table.frame["tokens"].median()),
+             **mixture_at(fit, table, at[0] if at else {})}
+    return {
+        "status": "computed", "at": _json(point), "roles_order": list(ROLES),
+        "matrix": _json(transfer_matrix(fit, levels=(0.9,)).to_dicts()),
+        "roles": _json(language_roles(fit, point).to_dicts()),
+        "monolingual": _json(monolingual_tokens(fit, point, levels=(0.9,)).select("target", "quantity", "median", "lo90", "hi90").to_dicts()),
+        "repetition": _json(repetition_worth(fit, TRANSFER_EPOCHS, levels=(0.9,)).to_dicts()),
+    }
 
 
 def first_above(rows: list[dict], top: float) -> dict:
