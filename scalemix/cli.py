@@ -680,6 +680,10 @@ def optimize(
     console = _console(_WIDE)
     console.print(f"objective ({payload['settings']['objective']}): {expected['mean']:.6g} "
                   f"[{expected['q05']:.6g}, {expected['q95']:.6g}] over {payload['draws']} draw(s)", highlight=False)
+    if payload["heuristics"]:
+        rows = ((name, ", ".join(f"{d}={w:.3f}" for d, w in h["weights"].items()), h["objective"]["mean"], h["p_optimum_beats"])
+                for name, h in payload["heuristics"].items())
+        _print_table(("rule", "weights", "objective", "P(optimum beats it)"), rows, title="sampling rules on the same inventory")
     if payload["p_beats_baseline"] is not None:
         shown = ", ".join(f"{d}={w:.3g}" for d, w in base.items() if w > 0)
         console.print(f"P(beats baseline {baseline if baseline in ('nearest', 'uniform') else ''} {shown}) = "

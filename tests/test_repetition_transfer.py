@@ -12,7 +12,7 @@ import pytest
 
 from scalemix import laws, runs
 from scalemix._x64 import float64
-from scalemix.errors import FitError, RunTableError
+from scalemix.errors import FitError, OptimizeError, RunTableError
 from scalemix.fit import fit_point
 from scalemix.fitresult import Fit
 from scalemix.simulate import simulate
@@ -231,6 +231,10 @@ def test_optimizer_prices_repetition_through_the_token_inventory():
     assert 1 / 20 < priced.expected[ru] < free.expected[ru] - 0.05
     assert capped.expected[ru] == pytest.approx(1 / 20, abs=1e-3)
     assert priced.settings["unique"] == {"ru": tokens / 20}
+    inventory = {"en": 1e9, "de": 1e9, "ru": tokens / 20}  # with every language's inventory: the rules beside it
+    compared = optimize(fit, params=1e8, tokens=tokens, available_tokens=inventory).to_dict()["heuristics"]
+    assert set(compared) == {"temperature 0.3", "temperature 0.5", "temperature 0.7", "unimax (max 1 epochs)"}
+    assert all(rule["p_optimum_beats"] == 1.0 for rule in compared.values())  # one draw: the optimum is lower
 
 
 def _transfer_fit(values=None):
@@ -331,3 +335,17 @@ def test_report_shows_the_transfer_readouts(tmp_path):
     assert summary["status"] == "computed" and len(summary["roles"]) == 3
     expected = derived.transfer_matrix(fit, levels=(0.9,))
     assert [row["median"] for row in summary["matrix"]] == pytest.approx(expected["median"].to_list())
+
+
+def test_sampling_rules_by_hand():
+    """Temperature sampling p ∝ n^T; UniMax from the smallest language: 1e8 (all of it, one epoch), then half
+    the 1.9e9 left to each of the others (both below their inventory)."""
+    from scalemix.optimize import sampling
+
+    inventory = np.array([1e8, 1e9, 5e9])
+    np.testing.assert_allclose(sampling.temperature(inventory, 0.5), np.sqrt(inventory) / np.sqrt(inventory).sum(), rtol=1e-12)
+    np.testing.assert_allclose(sampling.temperature(inventory, 0.0), [1 / 3] * 3, rtol=1e-12)
+    np.testing.assert_allclose(sampling.unimax(inventory, 2e9, 1.0), [0.05, 0.475, 0.475], rtol=1e-12)
+    np.testing.assert_allclose(sampling.unimax(inventory, 2e9, 4.0), [0.2, 0.4, 0.4], rtol=1e-12)  # 4e8 < 6.7e8
+    with pytest.raises(OptimizeError, match="inventory lacks ru"):
+        sampling.heuristics(("en", "ru"), {"en": 1e9}, 2e9)

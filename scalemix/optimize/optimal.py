@@ -24,6 +24,7 @@ from scalemix.design import Scale
 from scalemix.errors import OptimizeError
 from scalemix.optimize import constraints as _constraints
 from scalemix.optimize import objective as _objective
+from scalemix.optimize import sampling
 from scalemix.optimize.objective import Objective, losses, value, violation
 from scalemix.optimize.solver import STEPS, Region, solve
 from scalemix.predictor import COUNTS
@@ -44,6 +45,8 @@ class Optimum:
       baseline_objective: ``[S]`` the same at the baseline mixture, or ``None``.
       predicted: ``Fit.predict`` at ``expected`` (per target mean, median, 90% intervals).
       settings: what was asked (objective, scale, bounds).
+      heuristics: with a token inventory, the mixtures of temperature sampling and UniMax
+        (:mod:`scalemix.optimize.sampling`) by name, each ``{"weights": [K], "objective": [S]}``.
     """
 
     domains: tuple[str, ...]
@@ -54,6 +57,7 @@ class Optimum:
     baseline_objective: np.ndarray | None
     predicted: pl.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    heuristics: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def p_beats_baseline(self) -> float | None:
@@ -95,6 +99,11 @@ class Optimum:
             },
             "predicted": predicted,
             "p_beats_baseline": self.p_beats_baseline,
+            "heuristics": {name: {"weights": dict(zip(self.domains, h["weights"].tolist())),
+                                  "objective": {"mean": float(h["objective"].mean()), "q05": float(np.quantile(h["objective"], QUANTILES[0])),
+                                                "q95": float(np.quantile(h["objective"], QUANTILES[1]))},
+                                  "p_optimum_beats": float(np.mean(self.objective < h["objective"]))}
+                           for name, h in self.heuristics.items()},
             "draws": int(self.per_draw.shape[0]),
             "settings": self.settings,
         }
@@ -131,9 +140,13 @@ def optimize(
         expected = _expected_optimum(fit.law, problem.kind, steps, arrays)
         objective_draws = _objective_draws(fit.law, problem.kind, arrays, expected)
         base_draws = None if base is None else _objective_draws(fit.law, problem.kind, arrays, jnp.asarray(base))
+        heuristics = {name: {"weights": w, "objective": np.asarray(_objective_draws(fit.law, problem.kind, arrays, jnp.asarray(w)))}
+                      for name, w in _heuristics(problem, constraints).items()}
     expected = np.asarray(expected)
     query = {"params": problem.scale.params, "tokens": problem.scale.tokens,
              **{f"w.{d}": [w] for d, w in zip(problem.domains, expected)}}
+    if problem.scale.unique is not None:  # predicted with the inventory the optimum was priced with
+        query.update({f"unique.{d}": [u] for d, u in zip(problem.domains, np.asarray(problem.scale.unique)) if np.isfinite(u)})
     return Optimum(
         domains=problem.domains,
         targets=fit.targets,
@@ -143,7 +156,17 @@ def optimize(
         baseline_objective=None if base_draws is None else np.asarray(base_draws),
         predicted=fit.predict(query, levels=(0.9,)),
         settings=problem.settings(),
+        heuristics=heuristics,
     )
+
+
+def _heuristics(problem, constraints) -> dict[str, np.ndarray]:
+    """Temperature sampling and UniMax over the inventory, where one is given for every domain."""
+    available = constraints.get("available_tokens")
+    if not available or set(problem.domains) - set(available):
+        return {}
+    tokens = problem.scale.tokens if "tokens" in problem.fit.law.needs else None
+    return sampling.heuristics(problem.domains, available, tokens, constraints.get("max_epochs", 1.0))
 
 
 class SolverArrays(NamedTuple):
