@@ -1,0 +1,208 @@
+"""The proxy-transfer dataset (#15): do transfer weights predict unseen mixtures better than own-weight laws?
+And what do the cloned-language control and the repetition series show?
+
+Reads the run table of ``scalemix sweep --preset proxy-transfer`` (6 languages, 3 sizes; see the preset's
+header) and reports, as measured:
+
+1. ``laws``: point fits on the fitting cohorts (mono, pairs, dirichlet, repeat) of ``transfer``,
+   ``multilingual`` (``f=linear``, the own-weight law defined at p = 0), ``multilingual-family`` and
+   ``mixing`` (which reads no model size: also fitted per size, ``mixing per size``); MRE, Spearman and
+   the 90% predictive coverage on the 6 held-out Dirichlet mixtures x 3 sizes x 6 languages.
+2. ``loo``: NUTS fits of the same laws on the rows every law is defined on (own weight > 0), PSIS-LOO
+   ranked by ``scalemix.evaluate.compare``.
+3. ``clone``: English loss with a cloned English (same text, 256 byte ids of its own) taking 0-50% of the
+   budget, beside English alone at half the budget (the English tokens of the 50/50 run without the clone).
+4. ``repeat``: German alone with 1-16 epochs of its unique tokens, and the ``data-constrained`` law's R*_D
+   (tokens only) fitted to those runs plus the unrepeated monolingual German runs.
+
+5. ``optimum``: the transfer law's optimal mixture for one d_model 64 model (mean loss of the six languages,
+   each language's training tokens as its inventory) beside temperature sampling and UniMax, written as a
+   sweep config; ``check`` reads that sweep's table (``--trained``): the only real test of an optimum.
+
+    python benchmarks/bench_proxy_transfer.py RUNS.parquet [--parts laws,loo,clone,repeat] [--draws 500]
+    python benchmarks/bench_proxy_transfer.py RUNS.parquet --parts optimum --config optimum.toml
+    scalemix sweep optimum.toml --out optimum.parquet
+    python benchmarks/bench_proxy_transfer.py RUNS.parquet --parts check --config optimum.toml --trained optimum.parquet
+"""
+
+import argparse
+import time
+
+import numpy as np
+import polars as pl
+
+from scalemix import laws, runs
+from scalemix.evaluate import compare, evaluate
+from scalemix.fit import fit_nuts, fit_point
+
+LANGS = ("en", "de", "fr", "ru", "ja", "hi")
+FITTING = ("mono", "pairs", "dirichlet", "repeat")
+HELD_OUT = "dirichlet-test"
+LAWS = {"transfer": ("transfer", {}), "multilingual (f=linear)": ("multilingual", {"f": "linear"}),
+        "multilingual-family": ("multilingual-family", {}), "mixing": ("mixing", {})}
+
+
+def language_rows(frame: pl.DataFrame, cohorts) -> pl.DataFrame:
+    """The rows of ``cohorts`` on the six languages, with only their ``w.``/``unique.`` columns."""
+    keep = [c for c in frame.columns if not c.startswith(("w.", "unique.", "epochs.")) or c.split(".", 1)[1] in LANGS]
+    return frame.filter(pl.col("cohort").is_in(list(cohorts)) & pl.col("target").is_in(LANGS)).select(keep)
+
+
+def law_table(frame: pl.DataFrame) -> pl.DataFrame:
+    train = runs.read(language_rows(frame, FITTING))
+    test = runs.read(language_rows(frame, (HELD_OUT,)))
+    rows = []
+    for label, (name, options) in LAWS.items():
+        started = time.perf_counter()
+        fitted = fit_point(train, laws.get(name, **options), max_iter=1000)
+        seconds = time.perf_counter() - started
+        rows.append(_scored(label, fitted, train, test, seconds))
+    for size in sorted(test.frame["params"].unique()):  # mixing reads no size: one fit per size
+        at = pl.col("params") == size
+        started = time.perf_counter()
+        fitted = fit_point(runs.read(train.frame.filter(at)), laws.get("mixing"), max_iter=1000)
+        seconds = time.perf_counter() - started
+        rows.append(_scored(f"mixing per size (N={size:.3g})", fitted, runs.read(train.frame.filter(at)),
+                            runs.read(test.frame.filter(at)), seconds))
+    return pl.DataFrame(rows)
+
+
+def _scored(label, fitted, train, test, seconds) -> dict:
+    held = evaluate(fitted, test, levels=(0.9,))
+    seen = evaluate(fitted, train, levels=(0.9,))
+    return {"law": label, "train rows": seen["rows"], "set aside": seen["rows_set_aside"], "fit_s": round(seconds, 1),
+            "in-sample MRE": round(seen["overall"]["mre"], 4), "held-out MRE": round(held["overall"]["mre"], 4),
+            "held-out Spearman": round(held["overall"]["spearman"], 3), "held-out coverage90": round(held["overall"]["coverage90"], 3)}
+
+
+def loo_table(frame: pl.DataFrame, draws: int) -> pl.DataFrame:
+    rows = language_rows(frame, FITTING)
+    own = pl.lit(None, dtype=pl.Float64)
+    for lang in LANGS:
+        own = pl.when(pl.col("target") == lang).then(pl.col(f"w.{lang}")).otherwise(own)
+    table = runs.read(rows.filter(own > 0))
+    fits, times = {}, {}
+    for label, (name, options) in LAWS.items():
+        started = time.perf_counter()
+        fits[label] = fit_nuts(table, laws.get(name, **options), chains=4, draws=draws, warmup=draws)
+        times[label] = round(time.perf_counter() - started, 1)
+    ranked = compare(fits)
+    extra = pl.DataFrame({"model": list(fits), "nuts_s": [times[k] for k in fits],
+                          "max_rhat": [round(fits[k].diagnostics["max_rhat"], 3) for k in fits],
+                          "divergences": [fits[k].diagnostics["divergences"] for k in fits]})
+    return ranked.join(extra, on="model")
+
+
+def clone_table(frame: pl.DataFrame) -> pl.DataFrame:
+    clone = frame.filter(pl.col("cohort").is_in(["clone", "clone-half"]) & (pl.col("target") == "en"))
+    return (clone.select("d_model", "cohort", "w.en", "w.en_clone", "tokens", en_tokens=pl.col("tokens") * pl.col("w.en"), loss="loss")
+            .sort("d_model", "cohort", "w.en", descending=[False, False, True]))
+
+
+def repeat_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
+    german = frame.filter((pl.col("target") == "de") & (pl.col("w.de") == 1.0) & pl.col("cohort").is_in(["mono", "repeat"]))
+    shown = german.select("d_model", "cohort", "unique.de", "epochs.de", "loss").sort("d_model", "epochs.de")
+    table = runs.read(german.select("run_id", "params", "tokens", "target", "loss", unique="unique.de"))
+    fitted = fit_point(table, laws.get("data-constrained", excess_params=False), max_iter=1000)
+    return shown, {k: float(v[0, 0]) for k, v in fitted.draws.items()}
+
+
+def optimum_config(frame: pl.DataFrame, d_model: int, path: str) -> pl.DataFrame:
+    """Fit ``transfer`` on the fitting cohorts, optimise the mean loss over the six languages for one model
+    of width ``d_model`` at the preset's budget, with each language's training tokens as its inventory (hi
+    holds less than the budget: the law prices its repeats), and write a sweep config that trains the optimum
+    beside temperature sampling (0.3, 0.5, 0.7) and UniMax on the same inventory. Returns the mixtures with
+    their predicted objective."""
+    from scalemix.optimize import optimize
+
+    train = runs.read(language_rows(frame, FITTING))
+    fitted = fit_point(train, laws.get("transfer"), max_iter=1000)
+    size = frame.filter(pl.col("d_model") == d_model)
+    params, tokens = float(size["params"][0]), float(size.filter(pl.col("cohort") == "mono")["tokens"][0])
+    inventory = {lang: float(frame.filter(pl.col("cohort") == "mono")[f"unique.{lang}"].max()) for lang in LANGS}
+    found = optimize(fitted, params=params, tokens=tokens, available_tokens=inventory)
+    mixtures = {"optimum": dict(zip(found.domains, found.expected.tolist())),
+                **{name: h["weights"] for name, h in found.to_dict()["heuristics"].items()}}
+    objective = {"optimum": float(found.objective.mean()),
+                 **{name: h["objective"]["mean"] for name, h in found.to_dict()["heuristics"].items()}}
+    weights = ", ".join("{ " + ", ".join(f"{d} = {w:.6f}" for d, w in m.items()) + " }" for m in mixtures.values())
+    with open(path, "w") as out:
+        out.write(f"""# Written by benchmarks/bench_proxy_transfer.py --parts optimum: the transfer law's optimum for d_model {d_model}
+# and the sampling rules on the same inventory, in this order: {", ".join(mixtures)}.
+name = "proxy-transfer-optimum"
+[corpus]
+source = "catalogs"
+langs = {list(LANGS)!r}
+[model]
+n_layers = 2
+seq_len = 128
+[train]
+steps = 2048
+batch_size = 8
+[[cohort]]
+name = "optimum-check"
+mode = "lm"
+domains = {list(LANGS)!r}
+heldout_frac = 0.03
+d_model = [{d_model}]
+mixture = {{ design = "list", weights = [{weights}] }}
+""".replace("'", '"'))
+    return pl.DataFrame({"rule": list(mixtures), "predicted mean loss": [objective[k] for k in mixtures],
+                         **{f"w.{d}": [m[d] for m in mixtures.values()] for d in LANGS}})
+
+
+def check_table(trained: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
+    """The mean held-out loss over the six languages of each trained mixture, beside its prediction."""
+    mean = trained.filter(pl.col("target").is_in(LANGS)).group_by("run_id", *[f"w.{d}" for d in LANGS]).agg(
+        pl.col("loss").mean().alias("trained mean loss"))
+    return _match(chosen, mean).sort("trained mean loss")
+
+
+def _match(chosen: pl.DataFrame, mean: pl.DataFrame) -> pl.DataFrame:
+    """Rows of ``chosen`` with the trained loss of the run whose weights are nearest (the sweep rounds them)."""
+    w_chosen = chosen.select([f"w.{d}" for d in LANGS]).to_numpy()
+    w_trained = mean.select([f"w.{d}" for d in LANGS]).to_numpy()
+    nearest = np.abs(w_chosen[:, None, :] - w_trained[None, :, :]).sum(axis=-1).argmin(axis=1)
+    return chosen.with_columns(pl.Series("trained mean loss", mean["trained mean loss"].to_numpy()[nearest]))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("runs")
+    parser.add_argument("--parts", default="laws,loo,clone,repeat")
+    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--d-model", type=int, default=64, help="the model width the optimum is for (part optimum)")
+    parser.add_argument("--config", default="proxy-transfer-optimum.toml", help="sweep config the part optimum writes")
+    parser.add_argument("--trained", help="the run table of that sweep (part check)")
+    args = parser.parse_args()
+    pl.Config.set_tbl_cols(20)
+    pl.Config.set_tbl_rows(60)
+    pl.Config.set_tbl_width_chars(220)
+    frame = pl.read_parquet(args.runs) if args.runs.endswith(".parquet") else pl.read_csv(args.runs)
+    parts = set(args.parts.split(","))
+    print(f"{frame['run_id'].n_unique()} runs: " + ", ".join(f"{c} {n}" for c, n in frame.group_by("cohort").agg(pl.col("run_id").n_unique()).sort("cohort").rows()))
+    if "laws" in parts:
+        print("== held-out Dirichlet mixtures, point fits")
+        print(law_table(frame))
+    if "loo" in parts:
+        print("== PSIS-LOO on the rows every law is defined on (own weight > 0), NUTS")
+        print(loo_table(frame, args.draws))
+    if "clone" in parts:
+        print("== cloned English: en loss")
+        print(clone_table(frame))
+    if "repeat" in parts:
+        shown, fitted = repeat_table(frame)
+        print("== German repeated: de loss")
+        print(shown)
+        print("data-constrained (tokens only) on these runs: " + ", ".join(f"{k} {v:.4g}" for k, v in fitted.items()))
+    if "optimum" in parts or "check" in parts:
+        chosen = optimum_config(frame, args.d_model, args.config)
+        print(f"== the transfer law's optimum and the sampling rules (sweep config: {args.config})")
+        print(chosen)
+        if "check" in parts:
+            print("== trained: mean held-out loss over the six languages")
+            print(check_table(pl.read_parquet(args.trained), chosen))
+
+
+if __name__ == "__main__":
+    main()
