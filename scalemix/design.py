@@ -73,8 +73,7 @@ def design(frame: pl.DataFrame, law: Law, coords: dict[str, tuple[str, ...]], *,
         own_weight=own,
         weighting=weighting,
         unique=_unique_tokens(frame, UNIQUE_COLUMN) if "unique" in law.needs else None,
-        unique_by_domain=np.stack([_unique_tokens(frame, f"{UNIQUE_COLUMN}.{d}") for d in domains], axis=-1).reshape(frame.height, len(domains))
-        if "unique_by_domain" in law.needs else None,
+        unique_by_domain=_unique_by_domain(frame, domains) if "unique_by_domain" in law.needs else None,
         own_domain=_own_domain(coords["target"], domains)[target] if "own_domain" in law.needs else None,
     )
     log_loss = np.log(frame["loss"].to_numpy().astype(float)) if observed else None
@@ -107,6 +106,12 @@ def _unique_tokens(frame: pl.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
         return np.full(frame.height, np.inf)
     return frame[column].cast(pl.Float64).fill_null(np.inf).to_numpy().astype(float)
+
+
+def _unique_by_domain(frame: pl.DataFrame, domains) -> np.ndarray:
+    """``[rows, domains]`` unique tokens from the ``unique.<domain>`` columns (:func:`_unique_tokens`)."""
+    columns = [_unique_tokens(frame, f"{UNIQUE_COLUMN}.{d}") for d in domains]
+    return np.stack(columns, axis=-1) if columns else np.zeros((frame.height, 0))
 
 
 def _own_domain(targets, domains) -> np.ndarray:
