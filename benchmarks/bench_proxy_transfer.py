@@ -13,7 +13,8 @@ header) and reports, as measured:
 3. ``clone``: English loss with a cloned English (same text, 256 byte ids of its own) taking 0-50% of the
    budget, beside English alone at half the budget (the English tokens of the 50/50 run without the clone).
 4. ``repeat``: German alone with 1-16 epochs of its unique tokens, and the ``data-constrained`` law's R*_D
-   (tokens only) fitted to those runs plus the unrepeated monolingual German runs.
+   (tokens only; 5/50/95% of a 200-resample bootstrap) fitted to those runs plus the unrepeated monolingual
+   German runs.
 
 5. ``optimum``: the transfer law's optimal mixture for one d_model 64 model (mean loss of the six languages,
    each language's training tokens as its inventory) beside temperature sampling and UniMax, written as a
@@ -33,7 +34,7 @@ import polars as pl
 
 from scalemix import laws, runs
 from scalemix.evaluate import compare, evaluate
-from scalemix.fit import fit_nuts, fit_point
+from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
 
 LANGS = ("en", "de", "fr", "ru", "ja", "hi")
 FITTING = ("mono", "pairs", "dirichlet", "repeat")
@@ -103,8 +104,8 @@ def repeat_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     german = frame.filter((pl.col("target") == "de") & (pl.col("w.de") == 1.0) & pl.col("cohort").is_in(["mono", "repeat"]))
     shown = german.select("d_model", "cohort", "unique.de", "epochs.de", "loss").sort("d_model", "epochs.de")
     table = runs.read(german.select("run_id", "params", "tokens", "target", "loss", unique="unique.de"))
-    fitted = fit_point(table, laws.get("data-constrained", excess_params=False), max_iter=1000)
-    return shown, {k: float(v[0, 0]) for k, v in fitted.draws.items()}
+    fitted = fit_bootstrap(table, laws.get("data-constrained", excess_params=False), n_boot=200, max_iter=1000)
+    return shown, np.quantile(fitted.draws["rstar_tokens"][:, 0], [0.05, 0.5, 0.95])
 
 
 def optimum_config(frame: pl.DataFrame, d_model: int, path: str) -> pl.DataFrame:
@@ -194,7 +195,8 @@ def main():
         shown, fitted = repeat_table(frame)
         print("== German repeated: de loss")
         print(shown)
-        print("data-constrained (tokens only) on these runs: " + ", ".join(f"{k} {v:.4g}" for k, v in fitted.items()))
+        print("data-constrained (tokens only) on these runs, 200-resample bootstrap: R*_D 5%, 50%, 95%: "
+              + ", ".join(f"{v:.3g}" for v in fitted))
     if "optimum" in parts or "check" in parts:
         chosen = optimum_config(frame, args.d_model, args.config)
         print(f"== the transfer law's optimum and the sampling rules (sweep config: {args.config})")

@@ -23,6 +23,7 @@ def test_names_and_one_line_descriptions():
         "olmix-dclm",
         "olmix-s2pdf",
         "proxy-mnmt",
+        "proxy-transfer",
         "regmix-1m-test",
         "regmix-1m-train",
         "regmix-60m-test",
@@ -42,7 +43,7 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_every_folder_ships_licence_and_provenance():
     folders = sorted(p.name for p in EMBEDDED.iterdir() if p.is_dir())
-    assert folders == ["chinchilla", "olmix", "proxy_mnmt", "regmix"]
+    assert folders == ["chinchilla", "olmix", "proxy_mnmt", "proxy_transfer", "regmix"]
     for folder in folders:
         assert (EMBEDDED / folder / "LICENSE").read_text().strip()
         assert "**Rows dropped.**" in (EMBEDDED / folder / "PROVENANCE.md").read_text()
@@ -224,3 +225,19 @@ def test_a_user_spec_over_the_original_olmix_files_gives_the_embedded_table(tmp_
         spec = spec.replace(f'"{file}"', f'"{SHARED / "olmix" / file}"')
     (tmp_path / "olmix.toml").write_text(spec)
     assert read(tmp_path / "olmix.toml").fingerprint() == read("olmix-dclm").fingerprint()
+
+
+def test_proxy_transfer_is_the_117_runs_its_provenance_describes():
+    """The file's checksum and counts as PROVENANCE.md states them; epochs.<lang> = w.<lang> tokens / unique.<lang>."""
+    path = EMBEDDED / "proxy_transfer" / "runs.csv"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in (EMBEDDED / "proxy_transfer" / "PROVENANCE.md").read_text()
+    table = read("proxy-transfer")
+    assert len(table) == 642 and len(table.runs) == 117 and table.rejected.height == 0 and table.notes == ()
+    runs_per_cohort = dict(table.frame.group_by("cohort").agg(pl.col("run_id").n_unique()).iter_rows())
+    assert runs_per_cohort == {"mono": 18, "pairs": 15, "dirichlet": 36, "dirichlet-test": 18, "clone": 12, "clone-half": 3, "repeat": 15}
+    repeat = table.frame.filter((pl.col("cohort") == "repeat") & (pl.col("target") == "de"))
+    assert sorted(repeat["epochs.de"].unique().to_list()) == [1.0, 2.0, 4.0, 8.0, 16.0]
+    for lang in ("en", "de", "fr", "ru", "ja", "hi"):
+        rows = table.frame.filter(pl.col(f"unique.{lang}").is_not_null())
+        expected = rows[f"w.{lang}"] * rows["tokens"] / rows[f"unique.{lang}"]
+        assert (rows[f"epochs.{lang}"] - expected).abs().max() < 1e-5

@@ -2,7 +2,7 @@
 
     >>> from scalemix import datasets, runs
     >>> datasets.names()
-    ['chinchilla', 'chinchilla-all', 'olmix-dclm', 'proxy-mnmt', 'regmix-1m-test', 'regmix-1m-train', 'regmix-60m-test']
+    ['chinchilla', 'chinchilla-all', 'olmix-dclm', 'olmix-s2pdf', 'proxy-mnmt', 'proxy-transfer', 'regmix-1m-test', 'regmix-1m-train', 'regmix-60m-test']
     >>> len(runs.read("chinchilla"))
     240
 
