@@ -868,6 +868,8 @@ def transfer(
     """Read a transfer fit: who learns from whom (tau_ij, with 90% intervals), each language's role
     (reciprocal / altruistic / selfish / stagnant, with probabilities), the monolingual tokens the --at run
     is worth per language, and what repeated data is worth (effective epochs)."""
+    import polars as pl
+
     from scalemix import derived
     from scalemix.fitresult import Fit
 
@@ -875,6 +877,7 @@ def transfer(
     matrix = derived.transfer_matrix(fit, levels=(0.9,))
     point = _points([at])[0] if at else _middle_run(fit)
     point = {**{f"w.{d}": 0.0 for d in fit.coords["domain"]}, **point}
+    _checked_points(pl.DataFrame([point]), "--at", "point", fit.targets, fit.coords["domain"])
     tables = {
         "transfer": matrix,
         "roles": derived.language_roles(fit, point, added=added, tolerance=tolerance),

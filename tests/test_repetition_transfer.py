@@ -310,6 +310,11 @@ def test_transfer_command(tmp_path, capsys):
     np.fill_diagonal(tau, 1.0)
     np.testing.assert_allclose([row["median"] for row in mono], 2e9 * tau @ [0.5, 0.3, 0.2], rtol=1e-8)
 
+    with pytest.raises(SystemExit) as refused:
+        main(["transfer", str(tmp_path / "transfer"), "--at", "params=1e8,tokens=x"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.startswith("scalemix: error: --at point 1, column 'tokens': value 'x' is not a number")
+
     other = _one_target_fit(laws.get("chinchilla"), CHINCHILLA)
     other.save(tmp_path / "chinchilla")
     with pytest.raises(SystemExit) as exit_code:
