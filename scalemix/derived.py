@@ -100,7 +100,7 @@ def language_roles(fit: Fit, at, *, added: float = 0.1, tolerance: float = 0.005
     _require_mixture_law(fit, "language roles")
     base = query_frame(at, fit.targets, fit.coords["domain"]).drop("target").unique(maintain_order=True)
     if base.height != 1:
-        raise FitError(f"language roles are read at one run; --at gives {base.height} points")
+        raise FitError(f"language roles are read at one run; got {base.height} points")
     languages = [d for d in fit.coords["domain"] if d in fit.targets]
     if not languages:
         raise FitError("language roles need training domains named like targets (w.<lang> for target <lang>); this fit has none")
@@ -110,7 +110,7 @@ def language_roles(fit: Fit, at, *, added: float = 0.1, tolerance: float = 0.005
         more = weights + added * (np.asarray(fit.coords["domain"]) == lang)
         rows.append(base.with_columns(pl.lit(float(base["tokens"][0]) * (1 + added)).alias("tokens"),
                                       *(pl.lit(w / (1 + added)).alias(f"w.{d}") for d, w in zip(fit.coords["domain"], more))))
-    frame, log_loss = fit.log_loss_draws(pl.concat(rows, how="diagonal_relaxed"))
+    _, log_loss = fit.log_loss_draws(pl.concat(rows, how="diagonal_relaxed"))  # each point, then every target
     loss = np.exp(log_loss).reshape(log_loss.shape[0], len(rows), len(fit.targets))  # [S, variant, target]
     gain = 1.0 - loss[:, 1:] / loss[:, :1]  # [S, language, target]
     columns = {"language": languages}
