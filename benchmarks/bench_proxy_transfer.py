@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from scalemix import laws, runs
+from scalemix.design import own_weights
 from scalemix.evaluate import compare, evaluate
 from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
 
@@ -78,10 +79,7 @@ def _scored(label, fitted, train, test, seconds) -> dict:
 
 def loo_table(frame: pl.DataFrame, draws: int) -> pl.DataFrame:
     rows = language_rows(frame, FITTING)
-    own = pl.lit(None, dtype=pl.Float64)
-    for lang in LANGS:
-        own = pl.when(pl.col("target") == lang).then(pl.col(f"w.{lang}")).otherwise(own)
-    table = runs.read(rows.filter(own > 0))
+    table = runs.read(rows.filter(pl.Series(own_weights(rows, LANGS) > 0)))
     fits, times = {}, {}
     for label, (name, options) in LAWS.items():
         started = time.perf_counter()

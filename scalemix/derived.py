@@ -19,6 +19,7 @@ import polars as pl
 from scalemix import intervals, laws
 from scalemix._x64 import float64
 from scalemix.errors import FitError
+from scalemix.design import own_weights
 from scalemix.fitresult import Fit
 from scalemix.predictor import query_frame
 
@@ -116,9 +117,9 @@ def language_roles(fit: Fit, at, *, added: float = 0.1, tolerance: float = 0.005
     columns = {"language": languages}
     own = [fit.targets.index(lang) for lang in languages]
     self_gain = gain[:, np.arange(len(languages)), own]  # [S, language]
-    others = np.ones((len(languages), len(fit.targets)), dtype=bool)
-    others[np.arange(len(languages)), own] = False
-    others_gain = np.stack([gain[:, k, others[k]].mean(axis=-1) for k in range(len(languages))], axis=1)
+    others = np.ones((len(languages), len(fit.targets)))
+    others[np.arange(len(languages)), own] = 0.0
+    others_gain = (gain * others).sum(axis=-1) / others.sum(axis=-1)  # [S, language]
     for name, values in (("self_gain", self_gain), ("others_gain", others_gain)):
         columns.update({f"{name}_{k}": v for k, v in intervals.summary(values, (0.9,), axis=0).items()})
     helps_self, helps_others = self_gain > tolerance, others_gain > tolerance
@@ -145,8 +146,7 @@ def monolingual_tokens(fit: Fit, query, levels: Sequence[float] = (0.5, 0.9)) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = np.exp(log_loss) - theta["E"] - theta["A"] / params ** theta["alpha"]
         tokens = np.where(gap > 0, (theta["B"] / np.where(gap > 0, gap, 1.0)) ** (1.0 / theta["beta"]), np.inf)
-        own = np.array([row.get(f"w.{t}", np.nan) for row, t in zip(frame.iter_rows(named=True), frame["target"])])
-        worth = tokens / (frame["tokens"].to_numpy() * own)
+        worth = tokens / (frame["tokens"].to_numpy() * own_weights(frame, fit.targets))
     keys = frame.drop([c for c in frame.columns if c in ("loss",)])
     out = []
     for quantity, values in (("tokens_monolingual", tokens), ("worth", worth)):

@@ -43,7 +43,7 @@ def table_coords(frame: pl.DataFrame, law: Law) -> dict[str, tuple[str, ...]]:
     """Coordinates a law gets from a table: targets (first-seen order), domains, weightings."""
     coords = {"target": tuple(frame["target"].unique(maintain_order=True).to_list()), "domain": domains_of(frame)}
     if "weighting" in law.dims:
-        coords["weighting"] = tuple(_format_weight(p) for p in np.unique(_own_weight(frame, coords["target"])))
+        coords["weighting"] = tuple(_format_weight(p) for p in np.unique(own_weights(frame, coords["target"])))
     return coords
 
 
@@ -63,7 +63,7 @@ def design(frame: pl.DataFrame, law: Law, coords: dict[str, tuple[str, ...]], *,
     target = frame["target"].replace_strict(index, return_dtype=pl.Int32).to_numpy()
     domains = coords.get("domain", ())
     weights = frame.select([f"w.{d}" for d in domains]).to_numpy().astype(float) if domains else np.zeros((frame.height, 0))
-    own = _own_weight(frame, coords["target"]) if "own_weight" in law.needs else None
+    own = own_weights(frame, coords["target"]) if "own_weight" in law.needs else None
     weighting = _weighting_index(own, coords) if "weighting" in law.dims else None
     inputs = Inputs(
         params=_column_or_ones(frame, "params"),
@@ -124,7 +124,8 @@ def _column_or_ones(frame: pl.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy().astype(float) if column in frame.columns else np.ones(frame.height)
 
 
-def _own_weight(frame: pl.DataFrame, targets) -> np.ndarray:
+def own_weights(frame: pl.DataFrame, targets) -> np.ndarray:
+    """Each row's weight on the domain named like its target (``w.<target>``; NaN where there is none)."""
     expression = pl.lit(None, dtype=pl.Float64)
     for t in targets:
         if f"w.{t}" in frame.columns:
