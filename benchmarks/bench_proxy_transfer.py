@@ -4,7 +4,8 @@ And what do the cloned-language control and the repetition series show?
 Reads the run table of ``scalemix sweep --preset proxy-transfer`` (6 languages, 3 sizes; see the preset's
 header) and reports, as measured:
 
-1. ``laws``: point fits on the fitting cohorts (mono, pairs, dirichlet, repeat) of ``transfer``,
+1. ``laws``: point fits on the fitting cohorts (mono, pairs, dirichlet, repeat, and mono and dirichlet at
+   half the budget) of ``transfer``,
    ``multilingual`` (``f=linear``, the own-weight law defined at p = 0), ``multilingual-family`` and
    ``mixing`` (which reads no model size: also fitted per size, ``mixing per size``); MRE, Spearman and
    the 90% predictive coverage on the 6 held-out Dirichlet mixtures x 3 sizes x 6 languages.
@@ -38,7 +39,7 @@ from scalemix.evaluate import compare, evaluate
 from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
 
 LANGS = ("en", "de", "fr", "ru", "ja", "hi")
-FITTING = ("mono", "pairs", "dirichlet", "repeat")
+FITTING = ("mono", "pairs", "dirichlet", "repeat", "mono-half", "dirichlet-half")
 HELD_OUT = "dirichlet-test"
 LAWS = {"transfer": ("transfer", {}), "multilingual (f=linear)": ("multilingual", {"f": "linear"}),
         "multilingual-family": ("multilingual-family", {}), "mixing": ("mixing", {})}
