@@ -13,7 +13,10 @@ with ``t`` jittered by N(0, 0.3^2) per draw, as in bench_optimize; every domain 
 0, KL 0.01 to the uniform mixture), timed after compile. Last, NUTS on the full swarm with ``shrink_domains``
 (4 chains x 1,000 draws after 1,000 warm-up steps, started at the point fit), timed with its compile.
 
-    python benchmarks/bench_domains.py [--targets 8] [--quick]
+    python benchmarks/bench_domains.py [--targets 8] [--quick] [--datasets swarm] [--laws mixing]
+
+``--datasets`` / ``--laws`` run a subset (comma-separated: ``olmix-dclm``, ``olmix-s2pdf``, ``swarm``; names
+from :data:`LAWS`); the timings on the full swarm need ``swarm`` and take the best of the laws that ran.
 """
 
 import argparse
@@ -28,9 +31,13 @@ from scalemix.fit import fit, fit_nuts, fit_point
 from scalemix.fitresult import Fit
 from scalemix.optimize import optimize
 
-LAWS = ("mixing", "mixing+cv", "linear-mixing", "mixture-additive", "mixture-joint")
-"""Point fits of each law; ``+cv``: with the ridge strength on per-domain coefficients chosen by 5-fold
-cross-validation inside the training runs (``fit(..., shrinkage="cv")``)."""
+LAWS = {"mixing": ("mixing", {}, {}), "mixing+cv": ("mixing", {}, {"shrinkage": "cv"}),
+        "mixing rank 2": ("mixing", {"rank": 2}, {}), "mixing rank 4": ("mixing", {"rank": 4}, {}),
+        "linear-mixing": ("linear-mixing", {}, {}), "mixture-additive": ("mixture-additive", {}, {}),
+        "mixture-joint": ("mixture-joint", {}, {})}
+"""Point fits of each law: ``label: (law, law options, fit settings)``. ``+cv``: with the ridge strength on
+per-domain coefficients chosen by 5-fold cross-validation inside the training runs (``fit(...,
+shrinkage="cv")``); ``rank K``: ``t`` shared across the targets through K factors (one fit of all targets)."""
 REGRESSORS = ("lightgbm", "linear")
 FOLDS = 5
 
@@ -57,8 +64,8 @@ def _fit(name, train):
     """A predictor ``test -> (target, loss, prediction)`` frame, and the seconds its fit took."""
     started = time.perf_counter()
     if name in LAWS:
-        law, _, cv = name.partition("+")
-        model = fit(train, law, extrapolation=False, **({"shrinkage": "cv"} if cv else {}))
+        law, options, settings = LAWS[name]
+        model = fit(train, laws.get(law, **options), extrapolation=False, **settings)
         seconds = time.perf_counter() - started
         return (lambda test: model.predict(test).select("target", "loss", pl.col("median").alias("prediction"))), seconds
     per_target = {}
@@ -110,17 +117,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--targets", type=int, default=8, help="Olmix targets, evenly spaced (0: all 110)")
     parser.add_argument("--quick", action="store_true", help="2 Olmix targets, a 256-run swarm, 200 draws")
+    parser.add_argument("--datasets", default="olmix-dclm,olmix-s2pdf,swarm", help="comma-separated subset")
+    parser.add_argument("--laws", default=",".join(LAWS), help="comma-separated subset of the laws (labels of LAWS)")
     args = parser.parse_args()
+    chosen_laws = args.laws.split(",")
+    chosen = args.datasets.split(",")
+    unknown = sorted(set(chosen_laws) - set(LAWS)) + sorted(set(chosen) - {"olmix-dclm", "olmix-s2pdf", "swarm"})
+    if unknown:
+        parser.error(f"unknown --laws/--datasets: {', '.join(unknown)}")
     pl.Config.set_tbl_cols(12)
     pl.Config.set_tbl_width_chars(200)
     pl.Config.set_float_precision(4)
     count, swarm_runs, draws = (2, 256, 200) if args.quick else (args.targets, 512, 1000)
     swarm = runs.read(simulated_swarm(swarm_runs))
-    datasets = {"olmix-dclm": _subset(runs.read("olmix-dclm"), count), "olmix-s2pdf": _subset(runs.read("olmix-s2pdf"), count),
-                f"swarm {swarm_runs}x64": swarm}
+    datasets = {name: _subset(runs.read(name), count) for name in ("olmix-dclm", "olmix-s2pdf") if name in chosen}
+    if "swarm" in chosen:
+        datasets[f"swarm {swarm_runs}x64"] = swarm
     rows = []
     for dataset, table in datasets.items():
-        for name in (*LAWS, *REGRESSORS):
+        for name in (*chosen_laws, *REGRESSORS):
             row = {"dataset": dataset, "runs": len(table.runs), "domains": len(table.domains), "targets": len(table.targets),
                    **cross_validate(name, table)}
             rows.append(row)
@@ -130,14 +145,15 @@ def main():
     print(table)
     for dataset in datasets:
         part = table.filter(pl.col("dataset") == dataset)
-        best = part.filter(pl.col("model").is_in(LAWS)).sort("spearman", descending=True).row(0, named=True)
+        best = part.filter(pl.col("model").is_in(chosen_laws)).sort("spearman", descending=True).row(0, named=True)
         lightgbm = part.filter(pl.col("model") == "lightgbm").row(0, named=True)
         print(f"{dataset}: best law {best['model']} spearman {best['spearman']:.4f}, lightgbm {lightgbm['spearman']:.4f}")
-
+    if "swarm" not in chosen:
+        return
     swarm_rows = table.filter(pl.col("dataset") == f"swarm {swarm_runs}x64")
-    best_law = swarm_rows.filter(pl.col("model").is_in(LAWS)).sort("spearman", descending=True).row(0, named=True)
+    best_law = swarm_rows.filter(pl.col("model").is_in(chosen_laws)).sort("spearman", descending=True).row(0, named=True)
     lightgbm_row = swarm_rows.filter(pl.col("model") == "lightgbm").row(0, named=True)
-    law = laws.get(best_law["model"].partition("+")[0])
+    law = laws.get(LAWS[best_law["model"]][0], **LAWS[best_law["model"]][1])
     point, law_seconds = timed(lambda: fit_point(swarm, law))
     _, lightgbm_seconds = timed(lambda: baseline.train("lightgbm", _matrix(swarm), swarm.frame["loss"].to_numpy()))
     print(f"full swarm, one point fit after compile: {law.name} {law_seconds:.2f} s, lightgbm {lightgbm_seconds:.2f} s")

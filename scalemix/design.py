@@ -40,8 +40,10 @@ def domains_of(frame: pl.DataFrame) -> tuple[str, ...]:
 
 
 def table_coords(frame: pl.DataFrame, law: Law) -> dict[str, tuple[str, ...]]:
-    """Coordinates a law gets from a table: targets (first-seen order), domains, weightings."""
-    coords = {"target": tuple(frame["target"].unique(maintain_order=True).to_list()), "domain": domains_of(frame)}
+    """Coordinates a law gets from a table: targets (first-seen order), domains, weightings, and the ones the
+    law declares itself (:attr:`Law.coords`)."""
+    coords = {"target": tuple(frame["target"].unique(maintain_order=True).to_list()), "domain": domains_of(frame),
+              **{name: tuple(labels) for name, labels in law.coords.items()}}
     if "weighting" in law.dims:
         coords["weighting"] = tuple(_format_weight(p) for p in np.unique(own_weights(frame, coords["target"])))
     return coords

@@ -29,7 +29,7 @@ def simulate(law: str | laws.Law, params: Mapping[str, np.ndarray], points: pl.D
     ``domains`` (in the order given here), e.g. ``alpha[targets]``, ``transfer[targets, domains]``.
     """
     law = laws.get(law) if isinstance(law, str) else law
-    coords = {"target": tuple(targets), "domain": tuple(domains)}
+    coords = {"target": tuple(targets), "domain": tuple(domains), **law.coords}
     layout = law.layout(coords)
     draws = {}
     for slot in layout.slots:

@@ -133,6 +133,6 @@ def test_a_long_fit_shows_its_stages_on_stderr(monkeypatch, capsys):
     table = _sparse_swarm(40, 6, np.zeros(6))
     fit_point(table, laws.get("mixing"), progress=True)
     shown = capsys.readouterr().err
-    assert "point fit: 1 group(s) x 74 starts" in shown and "2/2" in shown
+    assert "point fit: 1 group(s) x 26 starts" in shown and "2/2" in shown  # 4 grid + 16 prior draws + 6 log-linear
     fit_point(table, laws.get("mixing"))
     assert capsys.readouterr().err == ""

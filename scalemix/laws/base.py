@@ -150,6 +150,8 @@ class Law:
         once a few are fixed (a log-linear least-squares start for ``mixing``) needs few starts this way.
       valid: optional ``inputs -> bool mask`` of rows where the formula is defined; other rows are set
         aside at fit time with ``invalid_reason``.
+      coords: coordinates the law declares itself, beside the table's ``target``/``domain``/``weighting``
+        (the ``factor`` axis of a low-rank law): ``{name: labels}``.
     """
 
     name: str
@@ -164,6 +166,7 @@ class Law:
     initial: Callable[[Inputs, Array, Array], Mapping[str, Array]] | None = None
     valid: Callable[[Inputs], Array] | None = None
     invalid_reason: str = ""
+    coords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self):
         names = [p.name for p in self.params]
