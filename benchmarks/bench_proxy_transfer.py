@@ -40,6 +40,9 @@ from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
 
 LANGS = ("en", "de", "fr", "ru", "ja", "hi")
 FITTING = ("mono", "pairs", "dirichlet", "repeat", "mono-half", "dirichlet-half")
+OPTIMUM_FITTING = ("mono", "pairs", "dirichlet", "repeat")
+"""The cohorts whose ``transfer`` fit chose the trained ``optimum-check`` mixtures (the dataset's first 117 runs,
+before the half-budget cohorts): ``--parts optimum`` and ``check`` refit on them to reproduce that choice."""
 HELD_OUT = "dirichlet-test"
 LAWS = {"transfer": ("transfer", {}), "multilingual (f=linear)": ("multilingual", {"f": "linear"}),
         "multilingual-family": ("multilingual-family", {}), "mixing": ("mixing", {})}
@@ -51,15 +54,18 @@ def language_rows(frame: pl.DataFrame, cohorts) -> pl.DataFrame:
     return frame.filter(pl.col("cohort").is_in(list(cohorts)) & pl.col("target").is_in(LANGS)).select(keep)
 
 
-def law_table(frame: pl.DataFrame) -> pl.DataFrame:
+def law_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The laws scored on the held-out mixtures, and :func:`paired_differences` of ``transfer`` against each."""
     train = runs.read(language_rows(frame, FITTING))
     test = runs.read(language_rows(frame, (HELD_OUT,)))
-    rows = []
+    rows, errors = [], {}
     for label, (name, options) in LAWS.items():
         started = time.perf_counter()
         fitted = fit_point(train, laws.get(name, **options), max_iter=1000)
         seconds = time.perf_counter() - started
         rows.append(_scored(label, fitted, train, test, seconds))
+        predicted = fitted.predict(test).sort("run_id", "target")
+        errors[label] = (predicted["median"] / predicted["loss"] - 1).abs().to_numpy()
     for size in sorted(test.frame["params"].unique()):  # mixing reads no size: one fit per size
         at = pl.col("params") == size
         started = time.perf_counter()
@@ -67,6 +73,26 @@ def law_table(frame: pl.DataFrame) -> pl.DataFrame:
         seconds = time.perf_counter() - started
         rows.append(_scored(f"mixing per size (N={size:.3g})", fitted, runs.read(train.frame.filter(at)),
                             runs.read(test.frame.filter(at)), seconds))
+    run_ids = predicted["run_id"].to_numpy()
+    return pl.DataFrame(rows), paired_differences(errors, "transfer", run_ids)
+
+
+def paired_differences(errors: dict, reference: str, run_ids: np.ndarray, n_boot: int = 2000, seed: int = 0) -> pl.DataFrame:
+    """Held-out MRE of ``reference`` minus each other law's, on the same rows, with a 95% interval from
+    resampling the held-out runs (all of a run's languages together) ``n_boot`` times."""
+    rng = np.random.default_rng(seed)
+    names, index = np.unique(run_ids, return_inverse=True)
+    counts = np.stack([np.bincount(rng.choice(len(names), len(names)), minlength=len(names)) for _ in range(n_boot)])
+    row_weights = counts[:, index]  # [n_boot, rows]: how often each row's run was drawn
+    rows = []
+    for label, other in errors.items():
+        if label == reference:
+            continue
+        difference = errors[reference] - other
+        resampled = row_weights @ difference / row_weights.sum(axis=1)
+        low, high = np.quantile(resampled, [0.025, 0.975])
+        rows.append({"against": label, "MRE difference": round(float(difference.mean()), 5), "2.5%": round(float(low), 5),
+                     "97.5%": round(float(high), 5), f"P({reference} better)": round(float(np.mean(resampled < 0)), 3)})
     return pl.DataFrame(rows)
 
 
@@ -108,14 +134,14 @@ def repeat_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
 
 
 def optimum_config(frame: pl.DataFrame, d_model: int, path: str) -> pl.DataFrame:
-    """Fit ``transfer`` on the fitting cohorts, optimise the mean loss over the six languages for one model
+    """Fit ``transfer`` on :data:`OPTIMUM_FITTING`, optimise the mean loss over the six languages for one model
     of width ``d_model`` at the preset's budget, with each language's training tokens as its inventory (hi
     holds less than the budget: the law prices its repeats), and write a sweep config that trains the optimum
     beside temperature sampling (0.3, 0.5, 0.7) and UniMax on the same inventory. Returns the mixtures with
     their predicted objective."""
     from scalemix.optimize import optimize
 
-    train = runs.read(language_rows(frame, FITTING))
+    train = runs.read(language_rows(frame, OPTIMUM_FITTING))
     fitted = fit_point(train, laws.get("transfer"), max_iter=1000)
     size = frame.filter(pl.col("d_model") == d_model)
     params, tokens = float(size["params"][0]), float(size.filter(pl.col("cohort") == "mono")["tokens"][0])
@@ -183,7 +209,10 @@ def main():
     print(f"{frame['run_id'].n_unique()} runs: " + ", ".join(f"{c} {n}" for c, n in frame.group_by("cohort").agg(pl.col("run_id").n_unique()).sort("cohort").rows()))
     if "laws" in parts:
         print("== held-out Dirichlet mixtures, point fits")
-        print(law_table(frame))
+        scored, paired = law_table(frame)
+        print(scored)
+        print("== held-out MRE of transfer minus each law's, paired; 95% interval over 2,000 resamples of the held-out runs")
+        print(paired)
     if "loo" in parts:
         print("== PSIS-LOO on the rows every law is defined on (own weight > 0), NUTS")
         print(loo_table(frame, args.draws))

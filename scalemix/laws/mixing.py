@@ -16,7 +16,9 @@ trained on gets ``t = 0`` instead of an undetermined value."""
 
 def _log_loss(theta, x: Inputs):
     i = x.target
-    exponent = jnp.sum(theta["t"][i] * x.weights, axis=-1)
+    # every target's exponent by one matrix product, then each row's own: BLAS work under jacfwd's tangents,
+    # where gathering t per row and reducing made a point fit of the 512 x 64 swarm 2.5x slower (0.9 s -> 0.35 s)
+    exponent = jnp.take_along_axis(x.weights @ theta["t"].T, i[..., None], axis=-1)[..., 0]
     return jnp.logaddexp(jnp.log(theta["c"][i]), jnp.log(theta["k"][i]) + exponent)
 
 
