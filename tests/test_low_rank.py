@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from scalemix import laws, runs
 from scalemix.cli import app
-from scalemix.fit import fit_point
+from scalemix.fit import fit_point, fit_svi
 from scalemix.fitresult import Fit
 from scalemix.laws.mixing import low_rank_t
 from scalemix.simulate import simulate
@@ -28,7 +28,7 @@ def truth():
     rng = np.random.default_rng(3)
     u = rng.normal(0.0, 0.7, (len(TARGETS), RANK))
     v = rng.normal(0.0, 0.7, (RANK, len(DOMAINS)))
-    return {"c": rng.uniform(1.5, 2.5, len(TARGETS)), "k": rng.uniform(0.5, 1.5, len(TARGETS)), "u": u, "v": v}
+    return {"c": rng.uniform(1.5, 2.5, len(TARGETS)), "k": rng.uniform(0.5, 1.5, len(TARGETS)), "loading": u, "basis": v}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def fitted(truth):
 
 
 def test_low_rank_mixing_recovers_a_known_low_rank_matrix(fitted, truth):
-    """60 simulated runs x 12 targets over 10 domains, t = u v of rank 2 (0.5% noise): each target's t
+    """60 simulated runs x 12 targets over 10 domains, t = loading basis of rank 2 (0.5% noise): each target's t
     recovered up to the constant that ``sum_j r_j = 1`` trades with log k (the loadings themselves are
     identified only up to a 2 x 2 mixing): median error below 0.05 and 90% of the 120 coefficients within
     0.15 (targets whose exponential term is small against c pin theirs less, and trade c against k: their
@@ -47,8 +47,8 @@ def test_low_rank_mixing_recovers_a_known_low_rank_matrix(fitted, truth):
     fit, _ = fitted
     assert fit.coords["factor"] == ("f1", "f2") and not fit.law.separable
     assert [g["converged"] for g in fit.diagnostics["groups"].values()] == [True]
-    true_t = np.asarray(low_rank_t(truth["u"], truth["v"]), dtype=float)
-    got_t = np.asarray(low_rank_t(fit.draws["u"][0], fit.draws["v"][0]), dtype=float)
+    true_t = np.asarray(low_rank_t(truth["loading"], truth["basis"]), dtype=float)
+    got_t = np.asarray(low_rank_t(fit.draws["loading"][0], fit.draws["basis"][0]), dtype=float)
     centred = [t - t.mean(axis=1, keepdims=True) for t in (got_t, true_t)]
     error = np.abs(centred[0] - centred[1])
     assert np.median(error) < 0.05 and np.quantile(error, 0.9) < 0.15
@@ -71,7 +71,7 @@ def test_a_low_rank_fit_saves_and_loads_with_its_factor_axis(fitted, tmp_path):
     fit.save(tmp_path / "fit")
     back = Fit.load(tmp_path / "fit")
     assert back.law is laws.get("mixing", rank=RANK) and back.coords["factor"] == ("f1", "f2")
-    np.testing.assert_array_equal(back.draws["v"], fit.draws["v"])
+    np.testing.assert_array_equal(back.draws["basis"], fit.draws["basis"])
 
 
 @pytest.mark.parametrize("rank", [0.5, -1, True, "2"])
@@ -87,3 +87,10 @@ def test_the_cli_fits_a_low_rank_law_with_its_option(fitted, tmp_path):
                                       "--no-extrapolation", "--out", str(tmp_path / "fit")])
     assert result.exit_code == 0, result.output
     assert Fit.load(tmp_path / "fit").law is laws.get("mixing", rank=RANK)
+
+
+def test_the_bayesian_model_takes_a_low_rank_law(fitted):
+    """Its parameter names are not the Bayesian model's own and its factor axis reaches the draws (SVI, briefly)."""
+    _, train = fitted
+    posterior = fit_svi(runs.read(train), laws.get("mixing", rank=RANK), steps=50, draws=20)
+    assert posterior.draws["loading"].shape == (20, len(TARGETS), RANK) and posterior.coords["factor"] == ("f1", "f2")

@@ -22,14 +22,15 @@ def _log_loss(theta, x: Inputs):
     return jnp.logaddexp(jnp.log(theta["c"][i]), jnp.log(theta["k"][i]) + exponent)
 
 
-def low_rank_t(u, v):
-    """``t = T_BOUND tanh(u v / T_BOUND)``: the ``[targets, domains]`` coefficients of a rank-``K`` law from its
-    loadings ``u[targets, K]`` and factors ``v[K, domains]``, bounded as ``mixing``'s own ``t``."""
-    return T_BOUND * jnp.tanh(u @ v / T_BOUND)
+def low_rank_t(loading, basis):
+    """``t = T_BOUND tanh(loading basis / T_BOUND)``: the ``[targets, domains]`` coefficients of a rank-``K`` law
+    from its per-target ``loading[targets, K]`` and per-factor ``basis[K, domains]``, bounded as ``mixing``'s own
+    ``t``."""
+    return T_BOUND * jnp.tanh(loading @ basis / T_BOUND)
 
 
 def _low_rank_log_loss(theta, x: Inputs):
-    return _log_loss({"c": theta["c"], "k": theta["k"], "t": low_rank_t(theta["u"], theta["v"])}, x)
+    return _log_loss({"c": theta["c"], "k": theta["k"], "t": low_rank_t(theta["loading"], theta["basis"])}, x)
 
 
 def log_linear_starts(x: Inputs, log_loss, mask) -> dict[str, np.ndarray]:
@@ -57,18 +58,18 @@ def log_linear_starts(x: Inputs, log_loss, mask) -> dict[str, np.ndarray]:
 def low_rank_starts(rank: int):
     """Starts for ``mixing(rank=K)``: each target's :func:`log_linear_starts`, with the ``[targets, domains]``
     matrix of their ``t`` (through ``artanh``) cut to its best rank-``K`` approximation by the SVD (Eckart and
-    Young 1936), split as ``u = U_K S_K^(1/2)``, ``v = S_K^(1/2) V_K^T``."""
+    Young 1936), split as ``loading = U_K S_K^(1/2)``, ``basis = S_K^(1/2) V_K^T``."""
 
     def initial(x: Inputs, log_loss, mask) -> dict[str, np.ndarray]:
         full = log_linear_starts(x, log_loss, mask)
         left, singular, right = np.linalg.svd(T_BOUND * np.arctanh(full["t"] / T_BOUND), full_matrices=False)
         kept = min(rank, singular.shape[-1])
         root = np.sqrt(singular[:, :kept])
-        u = np.zeros((*full["c"].shape, rank))
-        v = np.zeros((full["c"].shape[0], rank, full["t"].shape[-1]))
-        u[:, :, :kept] = left[:, :, :kept] * root[:, None, :]
-        v[:, :kept] = root[:, :, None] * right[:, :kept]
-        return {"c": full["c"], "k": full["k"], "u": u, "v": v}
+        loading = np.zeros((*full["c"].shape, rank))
+        basis = np.zeros((full["c"].shape[0], rank, full["t"].shape[-1]))
+        loading[:, :, :kept] = left[:, :, :kept] * root[:, None, :]
+        basis[:, :kept] = root[:, :, None] * right[:, :kept]
+        return {"c": full["c"], "k": full["k"], "loading": loading, "basis": basis}
 
     return initial
 
@@ -86,14 +87,14 @@ def mixing(rank: int = 0) -> Law:
     functions; Olmix fits it with a Huber loss on the loss itself from random starts. Starts here are the
     prior draws, the grid and :func:`log_linear_starts`.
 
-    ``rank=K`` shares the coefficients across targets through ``K`` factors: ``t = T_BOUND tanh(u v /
-    T_BOUND)`` with per-target loadings ``u[target, factor]`` and per-domain factors ``v[factor, domain]``
+    ``rank=K`` shares the coefficients across targets through ``K`` factors: ``t = T_BOUND tanh(loading basis /
+    T_BOUND)`` with per-target ``loading[target, factor]`` and per-factor ``basis[factor, domain]``
     (reduced-rank regression, Izenman 1975, here inside the nonlinear law), for many targets over many
     domains (Olmix's 110 tasks): ``targets (2 + K) + K domains`` parameters instead of ``targets (2 +
     domains)``. The targets are then one fit (one Levenberg-Marquardt problem over all of them, whose cost
-    grows with the square of that count) from :func:`low_rank_starts`. ``u`` and ``v`` are identified only up to an invertible ``K x K`` mixing of the
-    factors; ``t`` is identified, so read ``t`` (``low_rank_t``), not ``u`` or ``v``, and expect NUTS's R-hat
-    on ``u`` and ``v`` to say so.
+    grows with the square of that count) from :func:`low_rank_starts`. ``loading`` and ``basis`` are identified only up to an invertible ``K x K`` mixing
+    of the factors; ``t`` is identified, so read ``t`` (``low_rank_t``), not the two factors, and expect NUTS's
+    R-hat on them to say so.
     """
     if rank:
         return _low_rank(rank)
@@ -119,18 +120,18 @@ def mixing(rank: int = 0) -> Law:
 def _low_rank(rank: int) -> Law:
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
         raise ValueError(f"rank must be a whole number >= 1, not {rank!r}")
-    scale = float(rank) ** -0.25  # so that the prior of each t_ij = sum_k u_ik v_kj has variance 1, as mixing's own
+    scale = float(rank) ** -0.25  # so that each t_ij = sum_k loading_ik basis_kj has prior variance 1, as mixing's own
     return Law(
         name="mixing",
         params=(
             Param("c", constraint=positive, prior=(0.5, 1.0), grid=(0.5, 2.0)),
             Param("k", constraint=positive, prior=(0.0, 1.5), grid=(0.5, 2.0)),
-            Param("u", dims=("target", "factor"), prior=(0.0, scale), grid=(0.0,)),
-            Param("v", dims=("factor", "domain"), prior=(0.0, scale), grid=(0.0,)),
+            Param("loading", dims=("target", "factor"), prior=(0.0, scale), grid=(0.0,)),
+            Param("basis", dims=("factor", "domain"), prior=(0.0, scale), grid=(0.0,)),
         ),
         log_loss=_low_rank_log_loss,
         needs=frozenset({"weights"}),
-        formula=f"L_i = c_i + k_i * exp(sum_j t_ij r_j), t = {T_BOUND:g} tanh(u v / {T_BOUND:g}), rank {rank}",
+        formula=f"L_i = c_i + k_i * exp(sum_j t_ij r_j), t = {T_BOUND:g} tanh(loading basis / {T_BOUND:g}), rank {rank}",
         reference="Ye et al. 2024, Data Mixing Laws; reduced rank: Izenman 1975",
         options={"rank": int(rank)},
         random_starts=8,
