@@ -14,6 +14,11 @@ RIDGE = 1e-3
 trained on gets ``t = 0`` instead of an undetermined value."""
 
 
+_FLOOR_AND_SCALE = (Param("c", constraint=positive, prior=(0.5, 1.0), grid=(0.5, 2.0)),
+                    Param("k", constraint=positive, prior=(0.0, 1.5), grid=(0.5, 2.0)))
+"""Per-target ``c`` and ``k`` of both forms of ``mixing``."""
+
+
 def _log_loss(theta, x: Inputs):
     i = x.target
     # every target's exponent by one matrix product, then each row's own: BLAS work under jacfwd's tangents,
@@ -92,17 +97,16 @@ def mixing(rank: int = 0) -> Law:
     (reduced-rank regression, Izenman 1975, here inside the nonlinear law), for many targets over many
     domains (Olmix's 110 tasks): ``targets (2 + K) + K domains`` parameters instead of ``targets (2 +
     domains)``. The targets are then one fit (one Levenberg-Marquardt problem over all of them, whose cost
-    grows with the square of that count) from :func:`low_rank_starts`. ``loading`` and ``basis`` are identified only up to an invertible ``K x K`` mixing
-    of the factors; ``t`` is identified, so read ``t`` (``low_rank_t``), not the two factors, and expect NUTS's
-    R-hat on them to say so.
+    grows with the square of that count) from :func:`low_rank_starts`. ``loading`` and ``basis`` are
+    identified only up to an invertible ``K x K`` mixing of the factors; ``t`` is identified, so read ``t``
+    (``low_rank_t``), not the two factors, and expect NUTS's R-hat on them to say so.
     """
     if rank:
         return _low_rank(rank)
     return Law(
         name="mixing",
         params=(
-            Param("c", constraint=positive, prior=(0.5, 1.0), grid=(0.5, 2.0)),
-            Param("k", constraint=positive, prior=(0.0, 1.5), grid=(0.5, 2.0)),
+            *_FLOOR_AND_SCALE,
             Param("t", dims=("target", "domain"), constraint=interval(-T_BOUND, T_BOUND), prior=(0.0, 1.0), grid=(0.0,)),
         ),
         log_loss=_log_loss,
@@ -118,14 +122,14 @@ def mixing(rank: int = 0) -> Law:
 
 
 def _low_rank(rank: int) -> Law:
+    """``mixing(rank=K)``, described in :func:`mixing`."""
     if isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or rank < 1:
         raise ValueError(f"rank must be a whole number >= 1, not {rank!r}")
     scale = float(rank) ** -0.25  # so that each t_ij = sum_k loading_ik basis_kj has prior variance 1, as mixing's own
     return Law(
         name="mixing",
         params=(
-            Param("c", constraint=positive, prior=(0.5, 1.0), grid=(0.5, 2.0)),
-            Param("k", constraint=positive, prior=(0.0, 1.5), grid=(0.5, 2.0)),
+            *_FLOOR_AND_SCALE,
             Param("loading", dims=("target", "factor"), prior=(0.0, scale), grid=(0.0,)),
             Param("basis", dims=("factor", "domain"), prior=(0.0, scale), grid=(0.0,)),
         ),
