@@ -1,7 +1,7 @@
 """The proxy-transfer dataset (#15): do transfer weights predict unseen mixtures better than own-weight laws?
 And what do the cloned-language control and the repetition series show?
 
-Reads the run table of ``scalemix sweep --preset proxy-transfer`` (6 languages, 3 sizes; see the preset's
+Reads the run table of ``scalemix sweep --preset proxy-transfer`` (6 languages, 3-4 sizes; see the preset's
 header) and reports, as measured:
 
 1. ``laws``: point fits on the fitting cohorts (mono, pairs, dirichlet, repeat, and mono and dirichlet at
@@ -41,8 +41,10 @@ from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
 LANGS = ("en", "de", "fr", "ru", "ja", "hi")
 FITTING = ("mono", "pairs", "dirichlet", "repeat", "mono-half", "dirichlet-half")
 OPTIMUM_FITTING = ("mono", "pairs", "dirichlet", "repeat")
-"""The cohorts whose ``transfer`` fit chose the trained ``optimum-check`` mixtures (the dataset's first 117 runs,
-before the half-budget cohorts): ``--parts optimum`` and ``check`` refit on them to reproduce that choice."""
+OPTIMUM_SIZES = (32, 48, 64)
+"""The cohorts and d_model whose ``transfer`` fit chose the trained ``optimum-check`` mixtures (the dataset's
+first 117 runs, before the half-budget cohorts and the d 24 runs): ``--parts optimum`` and ``check`` refit on
+them to reproduce that choice."""
 HELD_OUT = "dirichlet-test"
 LAWS = {"transfer": ("transfer", {}), "multilingual (f=linear)": ("multilingual", {"f": "linear"}),
         "multilingual-family": ("multilingual-family", {}), "mixing": ("mixing", {})}
@@ -134,14 +136,14 @@ def repeat_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
 
 
 def optimum_config(frame: pl.DataFrame, d_model: int, path: str) -> pl.DataFrame:
-    """Fit ``transfer`` on :data:`OPTIMUM_FITTING`, optimise the mean loss over the six languages for one model
+    """Fit ``transfer`` on :data:`OPTIMUM_FITTING` at :data:`OPTIMUM_SIZES`, optimise the mean loss over the six languages for one model
     of width ``d_model`` at the preset's budget, with each language's training tokens as its inventory (hi
     holds less than the budget: the law prices its repeats), and write a sweep config that trains the optimum
     beside temperature sampling (0.3, 0.5, 0.7) and UniMax on the same inventory. Returns the mixtures with
     their predicted objective."""
     from scalemix.optimize import optimize
 
-    train = runs.read(language_rows(frame, OPTIMUM_FITTING))
+    train = runs.read(language_rows(frame.filter(pl.col("d_model").is_in(OPTIMUM_SIZES)), OPTIMUM_FITTING))
     fitted = fit_point(train, laws.get("transfer"), max_iter=1000)
     size = frame.filter(pl.col("d_model") == d_model)
     params, tokens = float(size["params"][0]), float(size.filter(pl.col("cohort") == "mono")["tokens"][0])
