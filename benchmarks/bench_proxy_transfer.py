@@ -155,7 +155,7 @@ def optimum_config(frame: pl.DataFrame, d_model: int, path: str) -> pl.DataFrame
                  **{name: h["objective"]["mean"] for name, h in found.to_dict()["heuristics"].items()}}
     weights = ", ".join("{ " + ", ".join(f"{d} = {w:.6f}" for d, w in m.items()) + " }" for m in mixtures.values())
     with open(path, "w") as out:
-        out.write(f"""# Written by benchmarks/bench_proxy_transfer.py --parts optimum: the transfer law's optimum for d_model {d_model}
+        out.write(f"""# Written by benchmarks/bench_proxy_transfer.py --parts optimum: the optimum of the transfer law for d_model {d_model}
 # and the sampling rules on the same inventory, in this order: {", ".join(mixtures)}.
 name = "proxy-transfer-optimum"
 [corpus]

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from scalemix import laws, runs
+from scalemix.errors import FitError
 from scalemix.cli import app
 from scalemix.fit import fit_point, fit_svi
 from scalemix.fitresult import Fit
@@ -76,7 +77,7 @@ def test_a_low_rank_fit_saves_and_loads_with_its_factor_axis(fitted, tmp_path):
 
 @pytest.mark.parametrize("rank", [0.5, -1, True, "2"])
 def test_a_rank_that_is_not_a_whole_number_is_refused(rank):
-    with pytest.raises(Exception, match="rank"):
+    with pytest.raises(FitError, match=r"law .mixing. cannot be built with options .*rank must be a whole number >= 1"):
         laws.get("mixing", rank=rank)
 
 
