@@ -8,7 +8,9 @@ header) and reports, as measured:
    half the budget) of ``transfer``,
    ``multilingual`` (``f=linear``, the own-weight law defined at p = 0), ``multilingual-family`` and
    ``mixing`` (which reads no model size: also fitted per size, ``mixing per size``); MRE, Spearman and
-   the 90% predictive coverage on the 6 held-out Dirichlet mixtures x 3 sizes x 6 languages.
+   the 90% predictive coverage on the held-out mixtures x 6 languages (:data:`HELD_OUT`: Dirichlet(1) and
+   sparse Dirichlet(0.3), each at the fitted sizes and at the unseen d 96), all together and per set, and
+   the paired MRE difference of ``transfer`` against each law on each.
 2. ``loo``: NUTS fits of the same laws on the rows every law is defined on (own weight > 0), PSIS-LOO
    ranked by ``scalemix.evaluate.compare``.
 3. ``clone``: English loss with a cloned English (same text, 256 byte ids of its own) taking 0-50% of the
@@ -45,7 +47,9 @@ OPTIMUM_SIZES = (32, 48, 64)
 """The cohorts and d_model whose ``transfer`` fit chose the trained ``optimum-check`` mixtures (the dataset's
 first 117 runs, before the half-budget cohorts and the d 24 runs): ``--parts optimum`` and ``check`` refit on
 them to reproduce that choice."""
-HELD_OUT = "dirichlet-test"
+HELD_OUT = ("dirichlet-test", "dirichlet-sparse")
+"""Held out from every fit: Dirichlet(1) mixtures (seed 1) and sparse Dirichlet(0.3) mixtures (seed 2, most
+languages at a few percent or less), each at the fitted sizes d 32-64 and at the unseen d 96."""
 LAWS = {"transfer": ("transfer", {}), "multilingual (f=linear)": ("multilingual", {"f": "linear"}),
         "multilingual-family": ("multilingual-family", {}), "mixing": ("mixing", {})}
 
@@ -56,27 +60,48 @@ def language_rows(frame: pl.DataFrame, cohorts) -> pl.DataFrame:
     return frame.filter(pl.col("cohort").is_in(list(cohorts)) & pl.col("target").is_in(LANGS)).select(keep)
 
 
+def held_out_sets(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The held-out rows, all together and split by cohort and by whether the model size was fitted."""
+    rows = language_rows(frame, HELD_OUT)
+    fitted_sizes = language_rows(frame, FITTING)["d_model"].unique().to_list()
+    sets = {"all held-out": rows}
+    for cohort in HELD_OUT:
+        for label, at in (("fitted sizes", pl.col("d_model").is_in(fitted_sizes)), ("unseen size", ~pl.col("d_model").is_in(fitted_sizes))):
+            subset = rows.filter((pl.col("cohort") == cohort) & at)
+            if subset.height:
+                sizes = "/".join(str(d) for d in sorted(subset["d_model"].unique()))
+                sets[f"{cohort}, d {sizes} ({label})"] = subset
+    return sets
+
+
 def law_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The laws scored on the held-out mixtures, and :func:`paired_differences` of ``transfer`` against each."""
+    """The laws scored on each held-out set, and :func:`paired_differences` of ``transfer`` against each law
+    on each set."""
     train = runs.read(language_rows(frame, FITTING))
-    test = runs.read(language_rows(frame, (HELD_OUT,)))
-    rows, errors = [], {}
+    sets = held_out_sets(frame)
+    rows, paired = [], []
+    fits = {}
     for label, (name, options) in LAWS.items():
         started = time.perf_counter()
-        fitted = fit_point(train, laws.get(name, **options), max_iter=1000)
-        seconds = time.perf_counter() - started
-        rows.append(_scored(label, fitted, train, test, seconds))
-        predicted = fitted.predict(test).sort("run_id", "target")
-        errors[label] = (predicted["median"] / predicted["loss"] - 1).abs().to_numpy()
-    for size in sorted(test.frame["params"].unique()):  # mixing reads no size: one fit per size
+        fits[label] = fit_point(train, laws.get(name, **options), max_iter=1000)
+        fit_s = time.perf_counter() - started
+        rows += [_scored(label, fits[label], train, runs.read(test), held, fit_s) for held, test in sets.items()]
+    for size in sorted(train.frame["params"].unique()):  # mixing reads no size: one fit per fitted size
         at = pl.col("params") == size
         started = time.perf_counter()
         fitted = fit_point(runs.read(train.frame.filter(at)), laws.get("mixing"), max_iter=1000)
-        seconds = time.perf_counter() - started
-        rows.append(_scored(f"mixing per size (N={size:.3g})", fitted, runs.read(train.frame.filter(at)),
-                            runs.read(test.frame.filter(at)), seconds))
-    run_ids = predicted["run_id"].to_numpy()
-    return pl.DataFrame(rows), paired_differences(errors, "transfer", run_ids)
+        fit_s = time.perf_counter() - started
+        test = sets["all held-out"].filter(at)
+        if test.height:
+            rows.append(_scored(f"mixing per size (N={size:.3g})", fitted, runs.read(train.frame.filter(at)), runs.read(test),
+                                "all held-out at this size", fit_s))
+    for held, test in sets.items():
+        errors = {}
+        for label, fitted in fits.items():
+            predicted = fitted.predict(runs.read(test)).sort("run_id", "target")
+            errors[label] = (predicted["median"] / predicted["loss"] - 1).abs().to_numpy()
+        paired.append(paired_differences(errors, "transfer", predicted["run_id"].to_numpy()).select(pl.lit(held).alias("held out"), pl.all()))
+    return pl.DataFrame(rows), pl.concat(paired)
 
 
 def paired_differences(errors: dict, reference: str, run_ids: np.ndarray, n_boot: int = 2000, seed: int = 0) -> pl.DataFrame:
@@ -98,12 +123,12 @@ def paired_differences(errors: dict, reference: str, run_ids: np.ndarray, n_boot
     return pl.DataFrame(rows)
 
 
-def _scored(label, fitted, train, test, seconds) -> dict:
-    held = evaluate(fitted, test, levels=(0.9,))
+def _scored(label, fitted, train, test, held, seconds) -> dict:
+    scores = evaluate(fitted, test, levels=(0.9,))
     seen = evaluate(fitted, train, levels=(0.9,))
-    return {"law": label, "train rows": seen["rows"], "set aside": seen["rows_set_aside"], "fit_s": round(seconds, 1),
-            "in-sample MRE": round(seen["overall"]["mre"], 4), "held-out MRE": round(held["overall"]["mre"], 4),
-            "held-out Spearman": round(held["overall"]["spearman"], 3), "held-out coverage90": round(held["overall"]["coverage90"], 3)}
+    return {"law": label, "held out": held, "rows": scores["rows"], "train rows": seen["rows"], "set aside": seen["rows_set_aside"],
+            "fit_s": round(seconds, 1), "in-sample MRE": round(seen["overall"]["mre"], 4), "held-out MRE": round(scores["overall"]["mre"], 4),
+            "held-out Spearman": round(scores["overall"]["spearman"], 3), "held-out coverage90": round(scores["overall"]["coverage90"], 3)}
 
 
 def loo_table(frame: pl.DataFrame, draws: int) -> pl.DataFrame:
