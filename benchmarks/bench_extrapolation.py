@@ -18,13 +18,14 @@ RegMix 1M -> 60M) and each method, side by side in one process:
 Columns: coverage of central 50/80/95% predictive intervals, mean interval score over the three levels
 and CRPS (both on log loss, Gneiting and Raftery 2007; lower is better), MRE of the median, mean 80%
 width (log loss) and wall seconds of the fit (the backtest included). Then the simulations: the right
-law (Chinchilla law at Epoch's fit, 1.5% noise) and two wrong ones (data exponent breaking from 0.367 to
-0.2 beyond D = 1e10; size exponent drifting down 0.01 per decade of N), fitted with Chinchilla on
-N < 2e9, 5 seeds each. Last, over the real splits where
+law (Chinchilla law at Epoch's fit, 1.5% noise) and wrong ones (data exponent breaking from 0.367 to
+0.2 beyond D = 1e10; size exponent drifting down 0.01 per decade of N; size exponent bending smoothly
+from 0.347 to 0.197 around N = 5e8, at 1.5% and 0.5% noise; ``extrapolation_splits.SIMULATED``), fitted
+with Chinchilla on N < 2e9, 5 seeds each. Last, over the real splits where
 a term can be learned: mean coverage per method and geometric means of per-split interval-score ratios;
 the last line is new default / today's NUTS.
 
-    python benchmarks/bench_extrapolation.py [--splits chinchilla,misfitting] [--seeds 5] [--no-nuts]
+    python benchmarks/bench_extrapolation.py [--splits chinchilla,misfitting] [--simulations bent] [--seeds 5] [--no-nuts]
 """
 
 import argparse
@@ -196,18 +197,20 @@ def _print(name, rows, n_test):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--splits", default=",".join(splits.REAL))
+    parser.add_argument("--simulations", default=",".join(splits.SIMULATED), help="comma-separated labels of splits.SIMULATED")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-nuts", action="store_true")
     parser.add_argument("--variants", action="store_true", help="also backtest along one scale at a time")
     args = parser.parse_args()
     variants = {f"+ext[{by}]": (by,) for by in ("params", "tokens", "compute")} if args.variants else None
     results = {}
-    for name in args.splits.split(","):
+    for name in filter(None, args.splits.split(",")):
         train, test, law = splits.REAL[name]()
         results[name] = run_split(train, test, law, nuts=not args.no_nuts, variants=variants)
         _print(name, dict(results[name]), len(test))
-    for kind in ("right", "broken", "drifting"):
-        per_seed = [run_split(*splits.simulated(kind, seed), nuts=False, seed=seed) for seed in range(args.seeds)]
+    for kind in filter(None, args.simulations.split(",")):
+        per_seed = [run_split(*splits.simulated(kind.split()[0], seed, **splits.SIMULATED[kind]), nuts=False, seed=seed)
+                    for seed in range(args.seeds)]
         mean = {m: {k: float(np.mean([r[m][k] for r in per_seed])) for k in per_seed[0][m]} for m in per_seed[0] if m != "_note"}
         widen = mean["bootstrap+ext"]["width80"] / mean["bootstrap"]["width80"]
         _print(f"simulated {kind} law, mean of {args.seeds} seeds (80% width x{widen:.2f} against the bootstrap)",

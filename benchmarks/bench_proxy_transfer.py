@@ -1,29 +1,33 @@
 """The proxy-transfer dataset (#15): do transfer weights predict unseen mixtures better than own-weight laws?
 And what do the cloned-language control and the repetition series show?
 
-Reads the run table of ``scalemix sweep --preset proxy-transfer`` (6 languages, 3-4 sizes; see the preset's
+Reads the run table of ``scalemix sweep --preset proxy-transfer`` (6 languages, 3-5 sizes; see the preset's
 header) and reports, as measured:
 
 1. ``laws``: point fits on the fitting cohorts (mono, pairs, dirichlet, repeat, and mono and dirichlet at
    half the budget) of ``transfer``,
    ``multilingual`` (``f=linear``, the own-weight law defined at p = 0), ``multilingual-family`` and
    ``mixing`` (which reads no model size: also fitted per size, ``mixing per size``); MRE, Spearman and
-   the 90% predictive coverage on the held-out mixtures x 6 languages (:data:`HELD_OUT`: Dirichlet(1) and
+   the 90% predictive coverage (with each fit's extrapolation term, :mod:`scalemix.fit.discrepancy`, and
+   without) on the held-out mixtures x 6 languages (:data:`HELD_OUT`: Dirichlet(1) and
    sparse Dirichlet(0.3), each at the fitted sizes and at the unseen d 96), all together and per set, and
    the paired MRE difference of ``transfer`` against each law on each.
-2. ``loo``: NUTS fits of the same laws on the rows every law is defined on (own weight > 0), PSIS-LOO
+2. ``cv``: leave-mixtures-out cross-validation inside the fitting cohorts (:func:`mixture_cv`): the 12
+   fitting Dirichlet mixtures in 6 blocks of 2, each law refitted without a block's runs (every size, both
+   budgets) and scored on them; the paired MRE difference of ``transfer`` against each law with the
+   mixtures resampled.
+3. ``loo``: NUTS fits of the same laws on the rows every law is defined on (own weight > 0), PSIS-LOO
    ranked by ``scalemix.evaluate.compare``.
-3. ``clone``: English loss with a cloned English (same text, 256 byte ids of its own) taking 0-50% of the
+4. ``clone``: English loss with a cloned English (same text, 256 byte ids of its own) taking 0-50% of the
    budget, beside English alone at half the budget (the English tokens of the 50/50 run without the clone).
-4. ``repeat``: German alone with 1-16 epochs of its unique tokens, and the ``data-constrained`` law's R*_D
+5. ``repeat``: German alone with 1-16 epochs of its unique tokens, and the ``data-constrained`` law's R*_D
    (tokens only; 5/50/95% of a 200-resample bootstrap) fitted to those runs plus the unrepeated monolingual
    German runs.
-
-5. ``optimum``: the transfer law's optimal mixture for one d_model 64 model (mean loss of the six languages,
+6. ``optimum``: the transfer law's optimal mixture for one d_model 64 model (mean loss of the six languages,
    each language's training tokens as its inventory) beside temperature sampling and UniMax, written as a
    sweep config; ``check`` reads that sweep's table (``--trained``): the only real test of an optimum.
 
-    python benchmarks/bench_proxy_transfer.py RUNS.parquet [--parts laws,loo,clone,repeat] [--draws 500]
+    python benchmarks/bench_proxy_transfer.py RUNS.parquet [--parts laws,cv,loo,clone,repeat] [--draws 500]
     python benchmarks/bench_proxy_transfer.py RUNS.parquet --parts optimum --config optimum.toml
     scalemix sweep optimum.toml --out optimum.parquet
     python benchmarks/bench_proxy_transfer.py RUNS.parquet --parts check --config optimum.toml --trained optimum.parquet
@@ -38,7 +42,7 @@ import polars as pl
 from scalemix import laws, runs
 from scalemix.design import own_weights
 from scalemix.evaluate import compare, evaluate
-from scalemix.fit import fit_bootstrap, fit_nuts, fit_point
+from scalemix.fit import fit, fit_bootstrap, fit_nuts, fit_point
 
 LANGS = ("en", "de", "fr", "ru", "ja", "hi")
 FITTING = ("mono", "pairs", "dirichlet", "repeat", "mono-half", "dirichlet-half")
@@ -83,8 +87,9 @@ def law_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     fits = {}
     for label, (name, options) in LAWS.items():
         started = time.perf_counter()
-        fits[label] = fit_point(train, laws.get(name, **options), max_iter=1000)
+        fits[label] = fit(train, laws.get(name, **options), max_iter=1000)  # with its extrapolation term
         fit_s = time.perf_counter() - started
+        print(f"{label}: {fits[label].diagnostics['extrapolation']}")
         rows += [_scored(label, fits[label], train, runs.read(test), held, fit_s) for held, test in sets.items()]
     for size in sorted(train.frame["params"].unique()):  # mixing reads no size: one fit per fitted size
         at = pl.col("params") == size
@@ -104,11 +109,12 @@ def law_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return pl.DataFrame(rows), pl.concat(paired)
 
 
-def paired_differences(errors: dict, reference: str, run_ids: np.ndarray, n_boot: int = 2000, seed: int = 0) -> pl.DataFrame:
+def paired_differences(errors: dict, reference: str, clusters: np.ndarray, n_boot: int = 2000, seed: int = 0) -> pl.DataFrame:
     """Held-out MRE of ``reference`` minus each other law's, on the same rows, with a 95% interval from
-    resampling the held-out runs (all of a run's languages together) ``n_boot`` times."""
+    resampling the ``clusters`` (a label per row: the held-out runs, all of a run's languages together, or
+    the mixtures, all of a mixture's runs together) ``n_boot`` times."""
     rng = np.random.default_rng(seed)
-    names, index = np.unique(run_ids, return_inverse=True)
+    names, index = np.unique(clusters, return_inverse=True)
     counts = np.stack([np.bincount(rng.choice(len(names), len(names)), minlength=len(names)) for _ in range(n_boot)])
     row_weights = counts[:, index]  # [n_boot, rows]: how often each row's run was drawn
     rows = []
@@ -123,12 +129,43 @@ def paired_differences(errors: dict, reference: str, run_ids: np.ndarray, n_boot
     return pl.DataFrame(rows)
 
 
+def mixture_cv(frame: pl.DataFrame, folds: int = 6) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Leave-mixtures-out cross-validation inside the fitting cohorts: the 12 fitting Dirichlet mixtures
+    (sorted by their weights) in ``folds`` blocks; each law is refitted without a block's runs (every size
+    and both budgets) and scored on them. Returns MRE per law and fold, and :func:`paired_differences` of
+    ``transfer`` against each law with the mixtures resampled (a mixture's runs share its errors)."""
+    rows = language_rows(frame, FITTING)
+    mixture = pl.concat_str([pl.col(f"w.{lang}").round(3).cast(pl.Utf8) for lang in LANGS], separator=",")
+    rows = rows.with_columns(mixture=pl.when(pl.col("cohort").is_in(["dirichlet", "dirichlet-half"])).then(mixture))
+    mixtures = sorted(rows["mixture"].drop_nulls().unique())
+    blocks = np.array_split(np.array(mixtures), folds)
+    errors, labels, scores = {label: [] for label in LAWS}, [], []
+    for fold, block in enumerate(blocks):
+        out = pl.col("mixture").is_in(block.tolist()).fill_null(False)
+        train, test = runs.read(rows.filter(~out).drop("mixture")), rows.filter(out)
+        predicted = None
+        for label, (name, options) in LAWS.items():
+            predicted = fit_point(train, laws.get(name, **options), max_iter=1000).predict(runs.read(test.drop("mixture")))
+            predicted = predicted.join(test.select("run_id", "target", "mixture"), on=["run_id", "target"]).sort("run_id", "target")
+            error = (predicted["median"] / predicted["loss"] - 1).abs().to_numpy()
+            errors[label].append(error)
+            scores.append({"fold": fold, "law": label, "rows": error.size, "MRE": round(float(error.mean()), 4)})
+        labels.append(predicted["mixture"].to_numpy())
+    errors = {label: np.concatenate(e) for label, e in errors.items()}
+    overall = [{"fold": -1, "law": label, "rows": e.size, "MRE": round(float(e.mean()), 4)} for label, e in errors.items()]
+    return pl.DataFrame(scores + overall), paired_differences(errors, "transfer", np.concatenate(labels))
+
+
 def _scored(label, fitted, train, test, held, seconds) -> dict:
+    """Held-out and in-sample scores; 90% coverage with the fit's extrapolation term (where it has one) and
+    without (``extrapolation=False``: parameters and noise only)."""
     scores = evaluate(fitted, test, levels=(0.9,))
+    bare = evaluate(fitted, test, levels=(0.9,), extrapolation=False)
     seen = evaluate(fitted, train, levels=(0.9,))
     return {"law": label, "held out": held, "rows": scores["rows"], "train rows": seen["rows"], "set aside": seen["rows_set_aside"],
             "fit_s": round(seconds, 1), "in-sample MRE": round(seen["overall"]["mre"], 4), "held-out MRE": round(scores["overall"]["mre"], 4),
-            "held-out Spearman": round(scores["overall"]["spearman"], 3), "held-out coverage90": round(scores["overall"]["coverage90"], 3)}
+            "held-out Spearman": round(scores["overall"]["spearman"], 3), "coverage90": round(scores["overall"]["coverage90"], 3),
+            "coverage90 without term": round(bare["overall"]["coverage90"], 3)}
 
 
 def loo_table(frame: pl.DataFrame, draws: int) -> pl.DataFrame:
@@ -222,7 +259,7 @@ def _match(chosen: pl.DataFrame, mean: pl.DataFrame) -> pl.DataFrame:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("runs")
-    parser.add_argument("--parts", default="laws,loo,clone,repeat")
+    parser.add_argument("--parts", default="laws,cv,loo,clone,repeat")
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--d-model", type=int, default=64, help="the model width the optimum is for (part optimum)")
     parser.add_argument("--config", default="proxy-transfer-optimum.toml", help="sweep config the part optimum writes")
@@ -239,6 +276,12 @@ def main():
         scored, paired = law_table(frame)
         print(scored)
         print("== held-out MRE of transfer minus each law's, paired; 95% interval over 2,000 resamples of the held-out runs")
+        print(paired)
+    if "cv" in parts:
+        print("== leave-mixtures-out cross-validation over the 12 fitting Dirichlet mixtures (fold -1: all folds)")
+        scores, paired = mixture_cv(frame)
+        print(scores.pivot(on="law", index="fold", values="MRE"))
+        print("== cross-validated MRE of transfer minus each law's, paired; 95% interval over 2,000 resamples of the mixtures")
         print(paired)
     if "loo" in parts:
         print("== PSIS-LOO on the rows every law is defined on (own weight > 0), NUTS")

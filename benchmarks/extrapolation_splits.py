@@ -64,8 +64,10 @@ def regmix():
 
 def simulated(kind: str, seed: int, sd: float = 0.015):
     """Chinchilla's (N, D) grid with losses from the Chinchilla law at Epoch's fit (``right``), from a
-    law whose data exponent breaks from 0.367 to 0.2 beyond D = 1e10 (``broken``), or one whose size
+    law whose data exponent breaks from 0.367 to 0.2 beyond D = 1e10 (``broken``), one whose size
     exponent drifts down by 0.01 per decade of N above 1e8 (``drifting``: 0.347 at 1e8, 0.327 at 1e10),
+    or one whose size exponent bends smoothly from 0.347 to 0.197 around N = 5e8, inside the fitted range
+    (``bent``: a smoothly broken power law, Caballero et al. 2022, ``A N^-alpha (1 + (N / 5e8)^2)^0.075``),
     with log-normal noise ``sd``; fit N < 2e9, predict the rest."""
     grid = runs.read("chinchilla").frame
     n, d = grid["params"].to_numpy(), grid["tokens"].to_numpy()
@@ -75,9 +77,14 @@ def simulated(kind: str, seed: int, sd: float = 0.015):
         knee = 1e10
         data_term = np.where(d <= knee, data_term, t["B"] / knee ** t["beta"] * (d / knee) ** -0.2)
     alpha = t["alpha"] - (0.01 * np.log10(n / 1e8) if kind == "drifting" else 0.0)
-    loss = (t["E"] + t["A"] / n ** alpha + data_term) * np.exp(sd * np.random.default_rng(seed).standard_normal(n.size))
+    size_term = t["A"] / n ** alpha * ((1 + (n / 5e8) ** 2) ** 0.075 if kind == "bent" else 1.0)
+    loss = (t["E"] + size_term + data_term) * np.exp(sd * np.random.default_rng(seed).standard_normal(n.size))
     table = _table(pl.DataFrame({"params": n, "tokens": d, "loss": loss}), "sim")
     return table.select(where=pl.col("params") < 2e9), table.select(where=pl.col("params") >= 2e9), "chinchilla"
+
+
+SIMULATED = {"right": {}, "broken": {}, "drifting": {}, "bent": {}, "bent (0.5% noise)": {"sd": 0.005}}
+"""The simulations of ``bench_extrapolation.py``: kind (the label's first word) and options of :func:`simulated`."""
 
 
 REAL = {
