@@ -20,14 +20,16 @@ header) and reports, as measured:
    ranked by ``scalemix.evaluate.compare``.
 4. ``clone``: English loss with a cloned English (same text, 256 byte ids of its own) taking 0-50% of the
    budget, beside English alone at half the budget (the English tokens of the 50/50 run without the clone).
-5. ``repeat``: German alone with 1-16 epochs of its unique tokens, and the ``data-constrained`` law's R*_D
+5. ``steps``: each language alone at half the tokens, by half the steps (``mono-half``) and by half the
+   batch (``mono-half-batch``), beside the full budget: what the optimizer steps are worth at equal tokens.
+6. ``repeat``: German alone with 1-16 epochs of its unique tokens, and the ``data-constrained`` law's R*_D
    (tokens only; 5/50/95% of a 200-resample bootstrap) fitted to those runs plus the unrepeated monolingual
    German runs.
-6. ``optimum``: the transfer law's optimal mixture for one d_model 64 model (mean loss of the six languages,
+7. ``optimum``: the transfer law's optimal mixture for one d_model 64 model (mean loss of the six languages,
    each language's training tokens as its inventory) beside temperature sampling and UniMax, written as a
    sweep config; ``check`` reads that sweep's table (``--trained``): the only real test of an optimum.
 
-    python benchmarks/bench_proxy_transfer.py RUNS.parquet [--parts laws,cv,loo,clone,repeat] [--draws 500]
+    python benchmarks/bench_proxy_transfer.py RUNS.parquet [--parts laws,cv,loo,clone,steps,repeat] [--draws 500]
     python benchmarks/bench_proxy_transfer.py RUNS.parquet --parts optimum --config optimum.toml
     scalemix sweep optimum.toml --out optimum.parquet
     python benchmarks/bench_proxy_transfer.py RUNS.parquet --parts check --config optimum.toml --trained optimum.parquet
@@ -189,6 +191,16 @@ def clone_table(frame: pl.DataFrame) -> pl.DataFrame:
             .sort("d_model", "cohort", "w.en", descending=[False, False, True]))
 
 
+def steps_table(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each language alone at the full budget and at half the tokens, by half the steps (``mono-half``:
+    8 x 1,024) and by half the batch (``mono-half-batch``: 4 x 2,048): own-language loss per size, and the
+    mean over the languages of what halving the steps costs beyond halving the batch."""
+    mono = frame.filter(pl.col("cohort").is_in(["mono", "mono-half", "mono-half-batch"]) & pl.col("target").is_in(LANGS))
+    own = mono.filter(pl.Series(own_weights(mono, LANGS) == 1.0))
+    wide = own.pivot(on="cohort", index=["d_model", "target"], values="loss").sort("d_model", "target")
+    return wide.with_columns((pl.col("mono-half") - pl.col("mono-half-batch")).alias("half steps - half batch"))
+
+
 def repeat_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict]:
     german = frame.filter((pl.col("target") == "de") & (pl.col("w.de") == 1.0) & pl.col("cohort").is_in(["mono", "repeat"]))
     shown = german.select("d_model", "cohort", "unique.de", "epochs.de", "loss").sort("d_model", "epochs.de")
@@ -259,7 +271,7 @@ def _match(chosen: pl.DataFrame, mean: pl.DataFrame) -> pl.DataFrame:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("runs")
-    parser.add_argument("--parts", default="laws,cv,loo,clone,repeat")
+    parser.add_argument("--parts", default="laws,cv,loo,clone,steps,repeat")
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--d-model", type=int, default=64, help="the model width the optimum is for (part optimum)")
     parser.add_argument("--config", default="proxy-transfer-optimum.toml", help="sweep config the part optimum writes")
@@ -289,6 +301,12 @@ def main():
     if "clone" in parts:
         print("== cloned English: en loss")
         print(clone_table(frame))
+    if "steps" in parts:
+        print("== each language alone: full budget (mono), half the tokens by half the steps (mono-half) or by half the batch")
+        steps = steps_table(frame)
+        print(steps)
+        print("mean over languages of half steps - half batch, per d_model: " + ", ".join(
+            f"d {d} {v:+.3f}" for d, v in steps.group_by("d_model").agg(pl.col("half steps - half batch").mean()).sort("d_model").rows()))
     if "repeat" in parts:
         shown, fitted = repeat_table(frame)
         print("== German repeated: de loss")

@@ -227,15 +227,15 @@ def test_a_user_spec_over_the_original_olmix_files_gives_the_embedded_table(tmp_
     assert read(tmp_path / "olmix.toml").fingerprint() == read("olmix-dclm").fingerprint()
 
 
-def test_proxy_transfer_is_the_237_runs_its_provenance_describes():
+def test_proxy_transfer_is_the_261_runs_its_provenance_describes():
     """The file's checksum and counts as PROVENANCE.md states them; epochs.<lang> = w.<lang> tokens / unique.<lang>."""
     path = EMBEDDED / "proxy_transfer" / "runs.csv"
     assert hashlib.sha256(path.read_bytes()).hexdigest() in (EMBEDDED / "proxy_transfer" / "PROVENANCE.md").read_text()
     table = read("proxy-transfer")
-    assert len(table) == 1362 and len(table.runs) == 237 and table.rejected.height == 0 and table.notes == ()
+    assert len(table) == 1506 and len(table.runs) == 261 and table.rejected.height == 0 and table.notes == ()
     runs_per_cohort = dict(table.frame.group_by("cohort").agg(pl.col("run_id").n_unique()).iter_rows())
     assert runs_per_cohort == {"mono": 24, "pairs": 15, "dirichlet": 48, "dirichlet-test": 24, "clone": 12, "clone-half": 3, "repeat": 15,
-                               "mono-half": 24, "dirichlet-half": 48, "dirichlet-sparse": 24}
+                               "mono-half": 24, "dirichlet-half": 48, "dirichlet-sparse": 24, "mono-half-batch": 24}
     repeat = table.frame.filter((pl.col("cohort") == "repeat") & (pl.col("target") == "de"))
     assert sorted(repeat["epochs.de"].unique().to_list()) == [1.0, 2.0, 4.0, 8.0, 16.0]
     for lang in ("en", "de", "fr", "ru", "ja", "hi"):

@@ -44,6 +44,22 @@ def test_run_id_is_a_content_hash(swept):
     assert other != sweep.run_id("fp", run.model, run.train, run.weights, run.seed + 1)
 
 
+def test_a_cohort_replaces_the_steps_or_batch_of_its_own_runs(tmp_path):
+    """Half the tokens by half the steps or by half the batch: each cohort's runs get its own TrainConfig
+    (and so their own run ids); the other cohort keeps [train]'s."""
+    path = tmp_path / "halves.toml"
+    cohort = CONFIG[CONFIG.index("[[cohort]]"):]
+    path.write_text(CONFIG + cohort.replace('name = "lm"', 'name = "half-steps"').replace("seeds = [0]", "seeds = [0]\nsteps = 15")
+                    + cohort.replace('name = "lm"', 'name = "half-batch"').replace("seeds = [0]", "seeds = [0]\nbatch_size = 4"))
+    runs = [r for job in sweep.plan(sweep.load_config(path), say=lambda m: None) for r in job.runs]
+    trains = {r.cohort: (r.train.steps, r.train.batch_size) for r in runs}
+    assert trains == {"lm": (30, 8), "half-steps": (15, 8), "half-batch": (30, 4)}
+    assert len({r.run_id for r in runs}) == 6
+    path.write_text(CONFIG.replace("seeds = [0]", 'seeds = [0]\nbatch_size = 4.5'))
+    with pytest.raises(ScalemixError, match=r"halves.toml cohort 'lm': batch_size = 4.5 must be an int"):
+        sweep.load_config(path)
+
+
 def test_cohorts_with_other_domains_get_zero_weight():
     rows = [
         {"run_id": "a", "params": 1.0, "tokens": 1.0, "seed": 0, "target": "en-de", "loss": 1.0, "w.en-de": 1.0},

@@ -147,14 +147,15 @@ def test_the_transfer_preset_is_valid():
 def test_the_transfer_preset_plans_its_design_on_the_catalogs():
     jobs = sweep.plan(sweep.load_config(preset="proxy-transfer"), say=lambda m: None)
     runs = [r for j in jobs for r in j.runs]
-    assert len(runs) == len({r.run_id for r in runs}) == 237
+    assert len(runs) == len({r.run_id for r in runs}) == 261
     by_cohort = {}
     for r in runs:
         by_cohort[r.cohort] = by_cohort.get(r.cohort, 0) + 1
     assert by_cohort == {"mono": 24, "pairs": 15, "dirichlet": 48, "dirichlet-test": 24, "clone": 12, "clone-half": 3, "repeat": 15,
-                         "mono-half": 24, "dirichlet-half": 48, "dirichlet-sparse": 24}
+                         "mono-half": 24, "dirichlet-half": 48, "dirichlet-sparse": 24, "mono-half-batch": 24}
     half = {r.cohort: r.train.steps for r in runs if r.cohort.endswith("-half")}
     assert half == {"clone-half": 1024, "mono-half": 1024, "dirichlet-half": 1024}
+    assert {(r.train.steps, r.train.batch_size) for r in runs if r.cohort == "mono-half-batch"} == {(2048, 4)}
     epochs = set()
     for job in jobs:
         run = job.runs[0]

@@ -21,7 +21,9 @@ task (mode + domains), model sizes, seeds and a mixture design::
 
 In mode ``lm`` a domain ``"<lang>_clone"`` is a cloned language (``lang``'s text in bytes of its own,
 :mod:`scalemix.proxy.tokens`), and a cohort's ``unique = { de = 200000 }`` caps a domain's unique
-training tokens so the budget repeats them (:func:`scalemix.proxy.tasks.cap_unique`). Every row records
+training tokens so the budget repeats them (:func:`scalemix.proxy.tasks.cap_unique`). A cohort's ``steps``
+or ``batch_size`` replaces the ``[train]`` value for its runs (half the tokens by half the steps, or by half
+the batch at the same steps). Every row records
 ``unique.<domain>`` (the unique training tokens the domain offered, capped or not) and ``epochs.<domain>``
 (``w.<domain> * tokens / unique.<domain>``, the expected passes over them). A catalogs corpus reads the
 languages the cohorts need, or those ``[corpus] langs`` lists (so that every cohort's English, the
@@ -60,8 +62,10 @@ from scalemix.proxy.tasks import TaskSpec
 from scalemix.proxy.train import TrainConfig
 
 _TOP_KEYS = {"name", "description", "corpus", "model", "train", "cohort", "group_size"}
-_COHORT_KEYS = {"name", "mode", "domains", "d_model", "n_layers", "seeds", "mixture", "steps", "heldout_frac", "disjoint_sources",
-                "unique"}
+_COHORT_TRAIN_KEYS = ("steps", "batch_size")
+"""``[train]`` values a cohort may replace for its own runs."""
+_COHORT_KEYS = {"name", "mode", "domains", "d_model", "n_layers", "seeds", "mixture", "heldout_frac", "disjoint_sources", "unique",
+                *_COHORT_TRAIN_KEYS}
 _MODEL_KEYS = {"n_layers", "seq_len", "d_head"}
 _TRAIN_KEYS = set(TrainConfig.__dataclass_fields__)
 
@@ -162,6 +166,9 @@ def _validate(config: dict, where: str):
         _check_list(c["domains"], str, "domains", at)
         _check_list(c["d_model"], int, "d_model", at)
         _check_list(c.get("seeds", [0]), int, "seeds", at)
+        for key in _COHORT_TRAIN_KEYS:
+            if key in c:
+                _check_type(c[key], int, key, at)
         _check_unique(c.get("unique", {}), c["domains"], at)
 
 
@@ -245,7 +252,7 @@ def plan(config: dict, say=print) -> list[Job]:
             data = tasks.cap_unique(replace(loaded[data_path], spec=task), task.unique)
         except ScalemixError as e:
             raise ScalemixError(f"{config.get('_where', 'sweep config')} cohort {c.get('name', 'cohort')!r}: {e}") from None
-        train = TrainConfig(**(config.get("train", {}) | ({"steps": c["steps"]} if "steps" in c else {})))
+        train = TrainConfig(**(config.get("train", {}) | {k: c[k] for k in _COHORT_TRAIN_KEYS if k in c}))
         weights = mixtures.design(task.domains, c["mixture"])
         for d in sorted(c["d_model"]):
             model = GPTConfig(data.vocab.size, int(d), int(c.get("n_layers", model_defaults["n_layers"])),
