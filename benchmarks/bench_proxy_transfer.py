@@ -145,7 +145,6 @@ def mixture_cv(frame: pl.DataFrame, folds: int = 6) -> tuple[pl.DataFrame, pl.Da
     for fold, block in enumerate(blocks):
         out = pl.col("mixture").is_in(block.tolist()).fill_null(False)
         train, test = runs.read(rows.filter(~out).drop("mixture")), rows.filter(out)
-        predicted = None
         for label, (name, options) in LAWS.items():
             predicted = fit_point(train, laws.get(name, **options), max_iter=1000).predict(runs.read(test.drop("mixture")))
             predicted = predicted.join(test.select("run_id", "target", "mixture"), on=["run_id", "target"]).sort("run_id", "target")
