@@ -4,11 +4,13 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from scalemix import datasets
 from scalemix.errors import RunTableError
+from scalemix.proxy import mixtures
 from scalemix.runs import read
 
 SHARED = Path(__file__).parents[1].parent / "shared" / "data"
@@ -242,3 +244,19 @@ def test_proxy_transfer_is_the_261_runs_its_provenance_describes():
         rows = table.frame.filter(pl.col(f"unique.{lang}").is_not_null())
         expected = rows[f"w.{lang}"] * rows["tokens"] / rows[f"unique.{lang}"]
         assert (rows[f"epochs.{lang}"] - expected).abs().max() < 1e-5
+
+
+def test_proxy_transfer_held_out_and_half_runs_are_as_designed():
+    """The sparse held-out mixtures are the preset's Dirichlet(0.3) draws (seed 2) at d 32-96; both half cohorts
+    hold half the full budget's tokens, one by half the steps and one by half the batch."""
+    langs = ["en", "de", "fr", "ru", "ja", "hi"]
+    frame = read("proxy-transfer").frame
+    sparse = frame.filter(pl.col("cohort") == "dirichlet-sparse").unique(["run_id"])
+    assert sorted(sparse["d_model"].unique().to_list()) == [32, 48, 64, 96]
+    drawn = mixtures.dirichlet(langs, n=6, alpha=0.3, seed=2)
+    for d in (32, 48, 64, 96):
+        got = sparse.filter(pl.col("d_model") == d).select([f"w.{lang}" for lang in langs]).to_numpy()
+        np.testing.assert_allclose(got[np.lexsort(got.T)], drawn[np.lexsort(drawn.T)], atol=1e-9)
+    budget = {c: frame.filter(pl.col("cohort") == c).select("steps", "batch_size", "tokens").unique().rows()
+              for c in ("mono", "mono-half", "mono-half-batch")}
+    assert budget == {"mono": [(2048, 8, 2097152.0)], "mono-half": [(1024, 8, 1048576.0)], "mono-half-batch": [(2048, 4, 1048576.0)]}
