@@ -29,8 +29,9 @@ from scalemix.extrapolation import Discrepancy, FittedRange
 from scalemix.laws import Law, Layout
 from scalemix.predictor import query_frame
 
-FORMAT_VERSION = 3
-"""Format 3 records the sha256 checksum of the draws, noise and coords; older fits must be refitted."""
+FORMAT_VERSION = 4
+"""Format 3 records the sha256 checksum of the draws, noise and coords, format 4 also that of ``posterior.nc``;
+older fits must be refitted."""
 _PREDICTIVE_SAMPLES = 4000
 
 
@@ -203,11 +204,15 @@ class Fit:
     # -- persistence ---------------------------------------------------------------------------------
 
     def save(self, path) -> Path:
-        """Write ``fit.json`` (law, coords, diagnostics, provenance, rows set aside and the sha256 checksum
-        of the draws, noise and coords), ``draws.npz`` and, for Bayesian fits, ``posterior.nc`` (ArviZ
-        NetCDF) into directory ``path``. No pickle: safe to share."""
+        """Write ``fit.json`` (law, coords, diagnostics, provenance, rows set aside, the sha256 checksum
+        of the draws, noise and coords, and that of ``posterior.nc``), ``draws.npz`` and, for Bayesian fits,
+        ``posterior.nc`` (ArviZ NetCDF) into directory ``path``. No pickle: safe to share."""
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
+        posterior = out / "posterior.nc"
+        posterior.unlink(missing_ok=True)  # a posterior left by an earlier fit saved here is not this fit's
+        if self.inference_data is not None:
+            self.inference_data.to_netcdf(str(posterior))
         arrays = {"noise": np.asarray(self.noise), **{f"param:{k}": np.asarray(v) for k, v in self.draws.items()}}
         meta = {
             "format": FORMAT_VERSION,
@@ -222,11 +227,10 @@ class Fit:
             "fitted_range": None if self.fitted_range is None else self.fitted_range.to_dict(),
             "discrepancy": None if self.discrepancy is None else self.discrepancy.to_dict(),
             "checksum": _checksum(arrays, self.coords),
+            "posterior_checksum": None if self.inference_data is None else _file_checksum(posterior),
         }
         (out / "fit.json").write_text(json.dumps(meta, indent=2, default=_json_number) + "\n")
         np.savez(out / "draws.npz", **arrays)
-        if self.inference_data is not None:
-            self.inference_data.to_netcdf(str(out / "posterior.nc"))
         return out
 
     @classmethod
@@ -258,7 +262,7 @@ class Fit:
             noise_df=meta["noise_df"],
             diagnostics=meta["diagnostics"],
             provenance=meta["provenance"],
-            inference_data=_read_posterior(folder / "posterior.nc"),
+            inference_data=_read_posterior(folder / "posterior.nc", meta_path, meta["posterior_checksum"]),
             set_aside=_from_meta(meta_path, meta, "set_aside", lambda v: pl.DataFrame(v, schema=SET_ASIDE_SCHEMA)),
             fitted_range=_from_meta(meta_path, meta, "fitted_range", FittedRange.from_dict),
             discrepancy=_from_meta(meta_path, meta, "discrepancy", Discrepancy.from_dict),
@@ -273,8 +277,9 @@ _META_KEYS: dict[str, tuple[type, ...]] = {
     "format": (int, float), "law": (str,), "law_options": (dict,), "coords": (dict,), "method": (str,),
     "noise_df": (int, float, type(None)), "diagnostics": (dict,), "provenance": (dict,), "set_aside": (list,),
     "fitted_range": (dict, type(None)), "discrepancy": (dict, type(None)), "checksum": (str,),
+    "posterior_checksum": (str, type(None)),
 }
-"""The keys of ``fit.json`` (format 3) and the JSON types each may hold."""
+"""The keys of ``fit.json`` (format 4: format 3 and the checksum of ``posterior.nc``) and the JSON types each may hold."""
 _JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
                bool: "true/false", type(None): "null"}
 
@@ -427,10 +432,24 @@ def _check_values(where: str, array: np.ndarray, inside: np.ndarray, outside: st
                            f"{first}, is {array[first]}); {_REFIT}")
 
 
-def _read_posterior(path: Path):
-    """The ArviZ ``InferenceData`` of a Bayesian fit, or ``None`` where the fit has no ``posterior.nc``."""
-    if not path.is_file():
+def _file_checksum(path: Path) -> str:
+    """``sha256:<hex>`` of a file's bytes."""
+    return f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+
+
+def _read_posterior(path: Path, meta_path: Path, recorded: str | None):
+    """The ArviZ ``InferenceData`` of a Bayesian fit, or ``None`` where the fit has none; ``posterior.nc``
+    must be there exactly when ``fit.json`` records its checksum (``recorded``), and match it."""
+    if recorded is None:
+        if path.is_file():
+            raise FitError(f"{path} is not part of this fit: {meta_path} records no posterior (a point or bootstrap "
+                           f"fit); remove the file, or {_REFIT}")
         return None
+    if not path.is_file():
+        raise FitError(f"{path} is missing: {meta_path} records a posterior saved beside it; {_CHANGED}")
+    if _file_checksum(path) != recorded:
+        raise FitError(f"{path} does not match the sha256 checksum recorded in {meta_path} when the fit was saved: "
+                       f"{_CHANGED}")
     import arviz as az  # heavy; only Bayesian fits have a posterior to read
 
     try:

@@ -145,7 +145,8 @@ CASES = [  # id, fixture, damage, file(s) the line must name (full paths), other
     ("noise-zero", MIXTURE, _saved_with(lambda fit: {"noise": 0 * fit.noise}), ("draws.npz",),
      ("noise", "zero or negative")),
     ("noise-infinite", POINT, _saved_with(lambda fit: {"noise": np.full_like(fit.noise, np.inf)}), ("draws.npz",), ("noise", "NaN or inf")),
-    ("posterior.nc-unreadable", POINT, _write("posterior.nc", b"CDF\x01 not really"), ("posterior.nc",), ("ArviZ",)),
+    ("posterior.nc-stray", POINT, _write("posterior.nc", b"CDF\x01 not really"), ("posterior.nc", "fit.json"),
+     ("not part of this fit", "records no posterior")),
     ("not-a-fit-directory", POINT, _remove("fit.json"), ("",), ("not a saved fit", "fit.json")),
 ]
 

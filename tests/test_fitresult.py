@@ -9,6 +9,7 @@ import pytest
 
 from _support import mixing_fit
 from scalemix import laws
+from scalemix.errors import FitError
 from scalemix.fitresult import Fit
 
 
@@ -70,6 +71,23 @@ def test_save_load_round_trips_the_inference_data(nuts, tmp_path):
             np.testing.assert_array_equal(original[name].values, back[name].values)
     assert list(loaded.inference_data.posterior["alpha"].dims) == ["chain", "draw", "target"]
     assert loaded.summary().equals(nuts.summary())
+
+
+def test_the_posterior_is_checksummed_with_the_fit(nuts, chinchilla_fit, tmp_path):
+    """posterior.nc must be the one saved with the fit: edited, missing, or left over from another fit
+    saved in the same directory, it is refused in one line naming the files."""
+    folder = nuts.save(tmp_path / "fit")
+    other = nuts.inference_data.copy()
+    other.posterior["alpha"] = other.posterior["alpha"] * 1.01
+    other.to_netcdf(str(folder / "posterior.nc"))
+    with pytest.raises(FitError, match=r"posterior.nc does not match the sha256 checksum recorded in .*fit.json"):
+        Fit.load(folder)
+    (folder / "posterior.nc").unlink()
+    with pytest.raises(FitError, match=r"posterior.nc is missing: .*fit.json records a posterior"):
+        Fit.load(folder)
+    nuts.save(folder)
+    assert Fit.load(chinchilla_fit.save(folder)).inference_data is None  # the point fit's save removed the posterior
+    assert not (folder / "posterior.nc").exists()
 
 
 def test_predict_over_known_draws_is_the_law_in_closed_form():
