@@ -95,7 +95,7 @@ class Discrepancy:
     where ``sigma`` is the fit's noise scale of the run's target. A prediction adds to each draw the
     noise and a t-distributed discrepancy whose scale makes up the rest of ``s(d)``:
     ``sqrt(max(s(d)^2 - sigma^2 - var_draws, 0))`` (:meth:`extra_scale`). The backtest scored ``residuals``
-    runs over ``cuts`` origins, the farthest ``evidence`` decades beyond its cut: a query farther than that
+    rows (one per run and target) over ``cuts`` origins, the farthest ``evidence`` decades beyond its cut: a query farther than that
     lies beyond where the backtest has evidence. ``unconverged_cuts`` of those cuts' point fits stopped
     before converging (their residuals still count; the fit warns). ``coverage`` holds, per bin of
     :data:`DISTANCE_BINS`, how many backtest runs fell in it and the share of them inside the term's own

@@ -74,7 +74,7 @@ def learn_with_scores(table, law, *, by: Sequence[str] | None = None, cuts: int 
 
 def describe(learned: Discrepancy, by: Sequence[str]) -> str:
     """The line saying how a discrepancy was learned (``diagnostics["extrapolation"]``)."""
-    return (f"learned from {learned.residuals} runs scored beyond {learned.cuts} backtest cut(s) along {', '.join(by)} "
+    return (f"learned from {learned.residuals} rows scored beyond {learned.cuts} backtest cut(s) along {', '.join(by)} "
             f"(up to {learned.evidence:.2g} decades out): {learned.rate:.3g} per decade, noise x{learned.noise_factor:.3g}")
 
 
