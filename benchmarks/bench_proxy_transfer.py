@@ -91,8 +91,10 @@ def law_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         started = time.perf_counter()
         fits[label] = fit(train, laws.get(name, **options), max_iter=1000)  # with its extrapolation term
         fit_s = time.perf_counter() - started
-        print(f"{label}: {fits[label].diagnostics['extrapolation']}")
-        rows += [_scored(label, fits[label], train, runs.read(test), held, fit_s) for held, test in sets.items()]
+        print(f"{label}: {fits[label].diagnostics['extrapolation']}"
+              + "".join(f"; warning: {w}" for w in fits[label].diagnostics["warnings"]))
+        seen = evaluate(fits[label], train, levels=(0.9,))
+        rows += [_scored(label, fits[label], seen, runs.read(test), held, fit_s) for held, test in sets.items()]
     for size in sorted(train.frame["params"].unique()):  # mixing reads no size: one fit per fitted size
         at = pl.col("params") == size
         started = time.perf_counter()
@@ -100,8 +102,8 @@ def law_table(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         fit_s = time.perf_counter() - started
         test = sets["all held-out"].filter(at)
         if test.height:
-            rows.append(_scored(f"mixing per size (N={size:.3g})", fitted, runs.read(train.frame.filter(at)), runs.read(test),
-                                "all held-out at this size", fit_s))
+            seen = evaluate(fitted, runs.read(train.frame.filter(at)), levels=(0.9,))
+            rows.append(_scored(f"mixing per size (N={size:.3g})", fitted, seen, runs.read(test), "all held-out at this size", fit_s))
     for held, test in sets.items():
         errors = {}
         for label, fitted in fits.items():
@@ -157,12 +159,12 @@ def mixture_cv(frame: pl.DataFrame, folds: int = 6) -> tuple[pl.DataFrame, pl.Da
     return pl.DataFrame(scores + overall), paired_differences(errors, "transfer", np.concatenate(labels))
 
 
-def _scored(label, fitted, train, test, held, seconds) -> dict:
-    """Held-out and in-sample scores; 90% coverage with the fit's extrapolation term (where it has one) and
-    without (``extrapolation=False``: parameters and noise only)."""
+def _scored(label, fitted, seen, test, held, seconds) -> dict:
+    """Held-out scores beside the in-sample ones (``seen``: ``evaluate`` on the fitting runs); 90% coverage
+    with the fit's extrapolation term (where it has one) and without (``extrapolation=False``: parameters and
+    noise only)."""
     scores = evaluate(fitted, test, levels=(0.9,))
     bare = evaluate(fitted, test, levels=(0.9,), extrapolation=False)
-    seen = evaluate(fitted, train, levels=(0.9,))
     return {"law": label, "held out": held, "rows": scores["rows"], "train rows": seen["rows"], "set aside": seen["rows_set_aside"],
             "fit_s": round(seconds, 1), "in-sample MRE": round(seen["overall"]["mre"], 4), "held-out MRE": round(scores["overall"]["mre"], 4),
             "held-out Spearman": round(scores["overall"]["spearman"], 3), "coverage90": round(scores["overall"]["coverage90"], 3),
